@@ -1,0 +1,1 @@
+"""chess.com: the PubAPI client, the archive transforms and the ingestion job."""

@@ -1,0 +1,362 @@
+"""`lakehouse`: the command-line tool that drives the personal-data lakehouse.
+
+    lakehouse ingest chesscom --player hikaru --from 2024-01
+    lakehouse sql "select count(*) from lake.bronze.chesscom_games"
+    lakehouse demo
+
+Settings come from the environment or a `.env` file (see `lakehouse config`). Exit codes:
+0 success, 1 the run finished with errors (details printed; completed work is kept),
+2 bad input or configuration (nothing was done).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import click
+
+log = logging.getLogger("lakehouse")
+
+EXIT_RUN_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S"
+    )
+    # py4j and urllib3 chatter is never useful at INFO.
+    for noisy in ("py4j", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _settings():
+    from spark_jobs.settings import SettingsError, load_settings
+
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        _fail(str(exc))
+
+
+def _spark(settings, app: str):
+    from spark_jobs.common.session import build_spark
+    from spark_jobs.settings import SettingsError
+
+    try:
+        return build_spark(settings, app_name=app)
+    except SettingsError as exc:
+        _fail(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.version_option(package_name="personal-lakehouse")
+def main(verbose: int, quiet: bool) -> None:
+    """A personal-data lakehouse for chess and health on Apache Iceberg.
+
+    Data flows one way: API -> raw (verbatim responses) -> bronze (typed Iceberg tables)
+    -> dbt marts -> dashboards. Everything runs on the deployment described by the
+    environment / .env (default: an embedded lakehouse under ./.lakehouse, no servers).
+    """
+    _setup_logging(verbose, quiet)
+
+
+# --------------------------------------------------------------------------- ingest
+@main.group()
+def ingest() -> None:
+    """Pull a source's API into the raw and bronze layers (incremental, idempotent)."""
+
+
+@ingest.command("chesscom")
+@click.option(
+    "-p",
+    "--player",
+    "players",
+    multiple=True,
+    required=True,
+    metavar="NAME",
+    help="chess.com username; repeat for several players.",
+)
+@click.option("--from", "month_from", metavar="YYYY-MM", help="First month to ingest.")
+@click.option("--to", "month_to", metavar="YYYY-MM", help="Last month to ingest.")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Ignore stored state: re-download every month in range (MERGE keeps it idempotent).",
+)
+def ingest_chesscom(
+    players: Sequence[str], month_from: str | None, month_to: str | None, refresh: bool
+) -> None:
+    """Ingest chess.com monthly game archives into lake.bronze.chesscom_games.
+
+    Without --from/--to every archive the player has is considered; months already
+    ingested and final are skipped, the current month is always re-checked (a conditional
+    request: an unchanged month costs one 304). Needs CHESSCOM_USER_AGENT with contact
+    info, e.g. "personal-lakehouse/0.1 (you@example.com)".
+
+    \b
+    Examples:
+      lakehouse ingest chesscom --player hikaru
+      lakehouse ingest chesscom -p hikaru -p magnuscarlsen --from 2023-01 --to 2023-12
+    """
+    from spark_jobs.chesscom.client import (
+        ChessComClient,
+        ConfigError,
+        validate_month,
+        validate_username,
+    )
+
+    settings = _settings()
+    try:
+        # Validate everything before starting Spark: bad input costs nothing.
+        for p in players:
+            validate_username(p)
+        for value, opt in ((month_from, "--from"), (month_to, "--to")):
+            if value:
+                validate_month(value, opt)
+        client = ChessComClient(settings.chesscom_api_base, settings.chesscom_user_agent)
+    except ConfigError as exc:
+        _fail(str(exc))
+    from spark_jobs.chesscom.ingest import run_ingest
+
+    spark = _spark(settings, "lakehouse-ingest-chesscom")
+    try:
+        report = run_ingest(
+            spark,
+            client,
+            players,
+            month_from=month_from,
+            month_to=month_to,
+            refresh=refresh,
+            progress=log.info,
+        )
+    except ConfigError as exc:
+        _fail(str(exc))
+    finally:
+        client.close()
+    _print_ingest_report(report)
+    if not report.ok:
+        sys.exit(EXIT_RUN_FAILED)
+
+
+def _print_ingest_report(report) -> None:
+    for r in report.results:
+        status = "ok" if r.ok else "FAILED"
+        click.echo(
+            f"{r.player}: {status} - {r.months_listed} archives, {r.months_changed} changed, "
+            f"{r.months_unchanged} unchanged (304), {r.months_skipped} final skipped, "
+            f"{r.games_merged} games merged"
+        )
+    click.echo(
+        f"run {report.run_id}: {report.requests} HTTP requests, {report.not_modified} x 304, "
+        f"{report.bytes_received / 1024:.0f} KiB received"
+    )
+    for err in report.errors:
+        click.echo(f"error: {err}", err=True)
+
+
+# -------------------------------------------------------------------------- rebuild
+@main.group()
+def rebuild() -> None:
+    """Rebuild bronze tables from the raw layer alone (no API calls)."""
+
+
+@rebuild.command("chesscom")
+@click.option("-p", "--player", "players", multiple=True, metavar="NAME", help="Only these.")
+def rebuild_chesscom(players: Sequence[str]) -> None:
+    """Re-parse every stored chess.com archive into lake.bronze.chesscom_games.
+
+    Use after a parser fix or a schema change: the newest stored response of each
+    (player, month) is parsed again and merged; nothing is downloaded.
+    """
+    from spark_jobs.chesscom.client import ConfigError
+    from spark_jobs.chesscom.ingest import rebuild_bronze
+
+    settings = _settings()
+    spark = _spark(settings, "lakehouse-rebuild-chesscom")
+    try:
+        n = rebuild_bronze(spark, players or None)
+    except ConfigError as exc:
+        _fail(str(exc))
+    click.echo(f"rebuilt lake.bronze.chesscom_games from raw: {n} games merged")
+
+
+# ------------------------------------------------------------------------------ sql
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray):
+        return value.hex()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if hasattr(value, "asDict"):
+        return _jsonable(value.asDict(recursive=True))
+    return value
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    v = _jsonable(value)
+    return json.dumps(v) if isinstance(v, list | dict) else str(v)
+
+
+def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
+    """Render query results as an aligned table, CSV, or a JSON array of objects."""
+    if fmt == "json":
+        return json.dumps(
+            [{c: _jsonable(v) for c, v in zip(columns, row, strict=True)} for row in rows],
+            indent=2,
+        )
+    if fmt == "csv":
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if v is None else _cell(v) for v in row])
+        return buf.getvalue().rstrip("\n")
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    out = [line, "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    out.append(line)
+    out += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    out += [line, f"({len(rows)} row{'s' if len(rows) != 1 else ''})"]
+    return "\n".join(out)
+
+
+@main.command()
+@click.argument("query")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="json prints one array of row objects.",
+)
+def sql(query: str, fmt: str) -> None:
+    """Run a Spark SQL QUERY on the lakehouse and print the result.
+
+    Tables are addressed as lake.<namespace>.<table> (or <namespace>.<table>: `lake` is
+    the default catalog).
+
+    \b
+    Examples:
+      lakehouse sql "select count(*) from lake.bronze.chesscom_games"
+      lakehouse sql "show tables in lake.bronze" --format json
+    """
+    from pyspark.errors import PySparkException
+
+    settings = _settings()
+    spark = _spark(settings, "lakehouse-sql")
+    try:
+        df = spark.sql(query)
+        rows = df.collect()
+    except PySparkException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        _fail(f"query failed: {first}")
+    click.echo(format_rows(df.columns, rows, fmt))
+
+
+# --------------------------------------------------------------------------- config
+@main.command()
+def config() -> None:
+    """Print the resolved deployment settings (secrets redacted)."""
+    settings = _settings()
+    for key, value in settings.redacted().items():
+        click.echo(f"{key:20} {value}")
+
+
+@main.command()
+def status() -> None:
+    """Show what has been ingested: runs, months and games per player."""
+    settings = _settings()
+    spark = _spark(settings, "lakehouse-status")
+    if not spark.catalog.tableExists("lake.raw.ingest_runs"):
+        click.echo("nothing ingested yet: run `lakehouse ingest chesscom --player NAME`")
+        return
+    df = spark.sql(
+        """
+        select r.source, r.account,
+               max(case when r.status = 'success' then r.finished_at end) as last_success,
+               max(r.finished_at) as last_run,
+               max_by(r.status, r.finished_at) as last_status
+        from lake.raw.ingest_runs r group by r.source, r.account order by 1, 2
+        """
+    )
+    click.echo(format_rows(df.columns, df.collect(), "table"))
+
+
+# ------------------------------------------------------------------------- sandbox
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option(
+    "--player",
+    "players",
+    multiple=True,
+    default=("demo_player",),
+    show_default=True,
+    help="Fictional chess.com player(s) to generate.",
+)
+@click.option("--since", default="2021-01", show_default=True, metavar="YYYY-MM")
+@click.option("-v", "--verbose", is_flag=True, help="Log every request.")
+def sandbox(host: str, port: int, players: Sequence[str], since: str, verbose: bool) -> None:
+    """Serve the offline API sandbox (chess.com contract) until Ctrl-C.
+
+    Point the pipeline at it with CHESSCOM_API_BASE=http://HOST:PORT/chesscom/pub.
+    Generated players have deterministic games from --since to the current month.
+    """
+    from spark_jobs.sandbox.chesscom import ChessComStore
+    from spark_jobs.sandbox.chesscom_generator import generate_history
+    from spark_jobs.sandbox.server import run_sandbox
+
+    end = datetime.now(UTC).strftime("%Y-%m")
+    store = ChessComStore()
+    for name in players:
+        store.add_player(name.lower(), generate_history(name.lower(), since, end))
+    run_sandbox(host, port, chesscom_store=store, verbose=verbose)
+
+
+# ----------------------------------------------------------------------------- demo
+@main.command()
+@click.option("--player", default="demo_player", show_default=True, help="Fictional player.")
+@click.option("--since", default="2022-01", show_default=True, metavar="YYYY-MM")
+def demo(player: str, since: str) -> None:
+    """Run the whole pipeline offline on the embedded lakehouse.
+
+    Starts the API sandbox on a free local port, generates a fictional player's games
+    from --since to today, ingests them (raw -> bronze) and prints a summary. Nothing
+    leaves this machine; the lakehouse lives under LAKEHOUSE_HOME (default ./.lakehouse).
+    """
+    from spark_jobs.demo import run_demo
+
+    settings = _settings()
+    sys.exit(run_demo(settings, player=player, since=since, echo=click.echo))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,184 @@
+"""Incremental state, kept in the lakehouse so any machine resumes where the last run stopped.
+
+- `lake.raw.ingest_state`: one row per (source, account, resource, period) with the
+  validators (ETag, Last-Modified) of the last response whose rows reached bronze, when it
+  was checked, and whether the period is final (a finished chess.com month, say).
+- `lake.raw.ingest_runs`: one row per (run, account): what was asked, what it cost, how it
+  ended. "Last successful run per player" is a query on it.
+
+State is written only after the bronze MERGE commits, so a run killed halfway leaves
+state pointing at the last data that is really in bronze, and the rerun redoes the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    BooleanType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from spark_jobs.common.iceberg import TableSpec, append, ensure_table, merge
+
+STATE_SCHEMA = StructType(
+    [
+        StructField("source", StringType(), False),
+        StructField("account", StringType(), False),
+        StructField("resource", StringType(), False),
+        StructField("period", StringType(), False),
+        StructField("url", StringType(), True),
+        StructField("etag", StringType(), True),
+        StructField("last_modified", StringType(), True),
+        StructField("http_status", IntegerType(), True),
+        StructField("is_final", BooleanType(), False),
+        StructField("checked_at", TimestampType(), False),
+        StructField("changed_at", TimestampType(), True),
+        StructField("run_id", StringType(), False),
+    ]
+)
+
+RUNS_SCHEMA = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("account", StringType(), False),
+        StructField("started_at", TimestampType(), False),
+        StructField("finished_at", TimestampType(), False),
+        StructField("status", StringType(), False),  # success | failed
+        StructField("arguments", StringType(), True),
+        StructField("requests", IntegerType(), True),
+        StructField("not_modified", IntegerType(), True),
+        StructField("bytes_received", LongType(), True),
+        StructField("responses_kept", IntegerType(), True),
+        StructField("rows_merged", LongType(), True),
+        StructField("error", StringType(), True),
+    ]
+)
+
+STATE_TABLE = TableSpec(
+    namespace="raw",
+    name="ingest_state",
+    schema=STATE_SCHEMA,
+    keys=("source", "account", "resource", "period"),
+    comment="Incremental state per source/account/period: validators, finality",
+)
+RUNS_TABLE = TableSpec(
+    namespace="raw",
+    name="ingest_runs",
+    schema=RUNS_SCHEMA,
+    partition_by=("source",),
+    comment="One row per ingestion run and account: arguments, cost, outcome",
+)
+
+
+@dataclass(frozen=True)
+class PeriodState:
+    """The stored state of one period of one resource."""
+
+    source: str
+    account: str
+    resource: str
+    period: str
+    url: str | None
+    etag: str | None
+    last_modified: str | None
+    http_status: int | None
+    is_final: bool
+    checked_at: datetime
+    changed_at: datetime | None
+    run_id: str
+
+    def as_row(self) -> tuple:
+        return (
+            self.source,
+            self.account,
+            self.resource,
+            self.period,
+            self.url,
+            self.etag,
+            self.last_modified,
+            self.http_status,
+            self.is_final,
+            self.checked_at.replace(tzinfo=None),
+            self.changed_at.replace(tzinfo=None) if self.changed_at else None,
+            self.run_id,
+        )
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    source: str
+    account: str
+    started_at: datetime
+    finished_at: datetime
+    status: str
+    arguments: str
+    requests: int
+    not_modified: int
+    bytes_received: int
+    responses_kept: int
+    rows_merged: int
+    error: str | None
+
+    def as_row(self) -> tuple:
+        return (
+            self.run_id,
+            self.source,
+            self.account,
+            self.started_at.replace(tzinfo=None),
+            self.finished_at.replace(tzinfo=None),
+            self.status,
+            self.arguments,
+            self.requests,
+            self.not_modified,
+            self.bytes_received,
+            self.responses_kept,
+            self.rows_merged,
+            self.error,
+        )
+
+
+def ensure_state_tables(spark: SparkSession) -> None:
+    ensure_table(spark, STATE_TABLE)
+    ensure_table(spark, RUNS_TABLE)
+
+
+def load_state(
+    spark: SparkSession, source: str, account: str, resource: str
+) -> dict[str, PeriodState]:
+    """period -> stored state, for one account's resource."""
+    rows = (
+        spark.table(STATE_TABLE.identifier)
+        .where(
+            (F.col("source") == source)
+            & (F.col("account") == account)
+            & (F.col("resource") == resource)
+        )
+        .collect()
+    )
+    return {r["period"]: PeriodState(**r.asDict()) for r in rows}
+
+
+def save_state(spark: SparkSession, states: Sequence[PeriodState]) -> None:
+    """Upsert period states in one commit."""
+    if not states:
+        return
+    df = spark.createDataFrame([s.as_row() for s in states], STATE_SCHEMA)
+    merge(spark, df, STATE_TABLE)
+
+
+def record_run(spark: SparkSession, runs: Sequence[RunRecord]) -> None:
+    """Append run records in one commit."""
+    if runs:
+        append(spark.createDataFrame([r.as_row() for r in runs], RUNS_SCHEMA), RUNS_TABLE)

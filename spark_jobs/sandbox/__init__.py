@@ -1,0 +1,36 @@
+"""Offline sandbox of the third-party APIs the lakehouse ingests (chess.com now).
+
+    from spark_jobs.sandbox import ChessComApp, ChessComStore, Fault, SandboxServer
+
+    with SandboxServer() as server:
+        server.mount("chesscom", ChessComApp(ChessComStore.with_generated_player(
+            "sandbox_sam", "2024-01", "2024-06")))
+        print(server.base_url("chesscom"))  # http://127.0.0.1:PORT/chesscom/pub
+
+See `spark_jobs.sandbox.server` for fault injection and the request log.
+"""
+
+from spark_jobs.sandbox.chesscom import ChessComApp, ChessComStore
+from spark_jobs.sandbox.server import (
+    FAULT_KINDS,
+    Fault,
+    LoggedRequest,
+    SandboxRequest,
+    SandboxResponse,
+    SandboxServer,
+    SourceApp,
+    run_sandbox,
+)
+
+__all__ = [
+    "FAULT_KINDS",
+    "ChessComApp",
+    "ChessComStore",
+    "Fault",
+    "LoggedRequest",
+    "SandboxRequest",
+    "SandboxResponse",
+    "SandboxServer",
+    "SourceApp",
+    "run_sandbox",
+]

@@ -1,0 +1,147 @@
+"""The `lakehouse` command as a user runs it: real processes, exit codes, messages.
+
+Each test gets its own LAKEHOUSE_HOME; results are checked through pyiceberg (no JVM), which
+also proves the catalog the CLI writes is readable by another engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from spark_jobs.common.catalog import load_pyiceberg_catalog
+from spark_jobs.sandbox.chesscom import ChessComApp, ChessComStore
+from spark_jobs.sandbox.chesscom_generator import generate_history
+from spark_jobs.sandbox.server import Fault, SandboxServer
+from spark_jobs.settings import load_settings
+
+pytestmark = pytest.mark.slow
+
+LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
+UA = "lakehouse-tests/0.1 (tests@example.com)"
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHESSCOM_", "LAKEHOUSE_"))}
+    env.update(LAKEHOUSE_HOME=str(home), SPARK_LOCAL_IP="127.0.0.1", **extra)
+    return env
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path, timeout: int = 300):
+    return subprocess.run(
+        [LAKEHOUSE, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def chess_server() -> Iterator[tuple[SandboxServer, ChessComStore]]:
+    store = ChessComStore()
+    with SandboxServer() as srv:
+        srv.mount("chesscom", ChessComApp(store))
+        yield srv, store
+
+
+def test_help_explains_every_command(tmp_path: Path) -> None:
+    out = _run(["--help"], _env(tmp_path), tmp_path)
+    assert out.returncode == 0
+    for command in ("ingest", "rebuild", "sql", "demo", "sandbox", "config", "status"):
+        assert command in out.stdout
+    sub = _run(["ingest", "chesscom", "--help"], _env(tmp_path), tmp_path)
+    assert sub.returncode == 0
+    for option in ("--player", "--from", "--to", "--refresh", "CHESSCOM_USER_AGENT"):
+        assert option in sub.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env_extra", "message"),
+    [
+        # No User-Agent: chess.com would answer 403, so refuse before any request.
+        (["--player", "hikaru"], {}, "CHESSCOM_USER_AGENT"),
+        # A User-Agent without contact info is refused the same way.
+        (["--player", "hikaru"], {"CHESSCOM_USER_AGENT": "bot/1.0"}, "contact info"),
+        # Not a chess.com username.
+        (["--player", "../../etc"], {"CHESSCOM_USER_AGENT": UA}, "not a chess.com username"),
+        # Not a month.
+        (["-p", "hikaru", "--from", "2024-13"], {"CHESSCOM_USER_AGENT": UA}, "YYYY-MM"),
+    ],
+)
+def test_bad_input_exits_2_with_a_fix(
+    tmp_path: Path, args: list[str], env_extra: dict[str, str], message: str
+) -> None:
+    out = _run(["ingest", "chesscom", *args], _env(tmp_path, **env_extra), tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr
+    assert not (tmp_path / "catalog.db").exists()  # nothing was started or written
+
+
+def _rows(home: Path, table: str, player: str) -> list[dict]:
+    catalog = load_pyiceberg_catalog(load_settings({"LAKEHOUSE_HOME": str(home)}))
+    if not catalog.table_exists(table):
+        return []
+    column = "player" if table.startswith("bronze.") else "account"
+    arrow = catalog.load_table(table).scan(row_filter=f"{column} == '{player}'").to_arrow()
+    return arrow.to_pylist()
+
+
+def test_killed_run_keeps_raw_and_the_rerun_completes(tmp_path: Path, chess_server) -> None:
+    server, store = chess_server
+    player = "interrupted_ivan"
+    store.add_player(player, generate_history(player, "2022-01", "2023-03", seed=21))
+    expected = {g["uuid"] for m in store.months(player) for g in store.games(player, m)}
+    # Month 14 hangs: by then 11 months and the archives list were flushed to raw.
+    server.faults.add(Fault(source="chesscom", kind="delay", delay=60, path=r"/2023/02$"))
+    env = _env(tmp_path, CHESSCOM_USER_AGENT=UA, CHESSCOM_API_BASE=server.base_url("chesscom"))
+    proc = subprocess.Popen(
+        [LAKEHOUSE, "ingest", "chesscom", "--player", player],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 240
+    while not any(r.path.endswith("/2023/02") for r in server.requests):
+        assert proc.poll() is None, proc.stdout.read().decode()
+        assert time.monotonic() < deadline, "the run never reached month 14"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    raw = _rows(tmp_path, "raw.chesscom_responses", player)
+    assert len(raw) >= 12  # the archives list and the first 11 months survived the kill
+    assert _rows(tmp_path, "bronze.chesscom_games", player) == []  # no partial rows
+    assert _rows(tmp_path, "raw.ingest_state", player) == []  # state never ran ahead
+
+    server.faults.clear()
+    rerun = _run(["ingest", "chesscom", "--player", player], env, tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    bronze = _rows(tmp_path, "bronze.chesscom_games", player)
+    assert len(bronze) == len(expected) and {r["uuid"] for r in bronze} == expected
+    assert len(_rows(tmp_path, "raw.ingest_state", player)) == len(store.months(player))
+
+
+def test_demo_then_sql_in_every_format(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    since = time.strftime("%Y-%m", time.gmtime(time.time() - 62 * 86400))
+    demo = _run(["demo", "--since", since], env, tmp_path, timeout=600)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "second run (incremental)" in demo.stdout
+    games = len(_rows(tmp_path, "bronze.chesscom_games", "demo_player"))
+    assert games > 0
+
+    query = "select player, count(*) as games from lake.bronze.chesscom_games group by player"
+    as_json = _run(["sql", query, "--format", "json"], env, tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == [{"player": "demo_player", "games": games}]
+    as_csv = _run(["sql", query, "--format", "csv"], env, tmp_path)
+    assert as_csv.stdout.splitlines() == ["player,games", f"demo_player,{games}"]
+    bad = _run(["sql", "select * from lake.bronze.no_such_table"], env, tmp_path)
+    assert bad.returncode == 2 and "query failed" in bad.stderr
