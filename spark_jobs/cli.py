@@ -239,9 +239,11 @@ def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str)
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-    out = [line, "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
-    out.append(line)
-    out += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+
+    def render(values: Sequence[str]) -> str:
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)) + " |"
+
+    out = [line, render(columns), line, *[render(r) for r in cells]]
     out += [line, f"({len(rows)} row{'s' if len(rows) != 1 else ''})"]
     return "\n".join(out)
 
@@ -339,6 +341,54 @@ def sandbox(host: str, port: int, players: Sequence[str], since: str, verbose: b
     for name in players:
         store.add_player(name.lower(), generate_history(name.lower(), since, end))
     run_sandbox(host, port, chesscom_store=store, verbose=verbose)
+
+
+# ------------------------------------------------------------------------ transform
+@main.command()
+@click.option(
+    "--target",
+    type=click.Choice(["local", "trino"]),
+    default="local",
+    show_default=True,
+    help="local: embedded Spark (dbt-spark session mode) on the lakehouse catalog; "
+    "trino: the production Trino (TRINO_HOST, TRINO_PORT, TRINO_USER, TRINO_CATALOG).",
+)
+@click.option("-s", "--select", metavar="SELECTOR", help="dbt selection, e.g. 'fct_chess_games+'.")
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Reload incremental marts from bronze, still through the audit gate.",
+)
+def transform(target: str, select: str | None, full_refresh: bool) -> None:
+    """Build the dbt marts (lake.marts.*) with write-audit-publish.
+
+    \b
+    Write-audit-publish: readers never see marts that failed their tests.
+      local: every mart is an Iceberg table with an `audit` branch; dbt builds and
+             tests on that branch (spark.wap.branch), and only when every model, data
+             test and unit test passed is `main` fast-forwarded to it (metadata only).
+      trino: dbt builds and tests in schema marts_audit, then each mart is replaced
+             atomically (CREATE OR REPLACE TABLE marts.t AS SELECT * FROM marts_audit.t).
+    A failure publishes nothing, prints the failing tests and exits 1; the audited
+    data stays inspectable (local: `... version as of 'audit'`).
+
+    \b
+    Examples:
+      lakehouse transform
+      lakehouse transform --select fct_chess_games+
+      lakehouse transform --full-refresh
+    """
+    from spark_jobs.settings import SettingsError
+    from spark_jobs.transform import run_transform
+
+    settings = _settings()
+    try:
+        code = run_transform(
+            settings, target=target, select=select, full_refresh=full_refresh, echo=click.echo
+        )
+    except SettingsError as exc:
+        _fail(str(exc))
+    sys.exit(code)
 
 
 # ----------------------------------------------------------------------------- demo

@@ -1,10 +1,11 @@
-"""The offline demo: sandbox APIs -> raw -> bronze on the embedded lakehouse.
+"""The offline demo: sandbox APIs -> raw -> bronze -> dbt marts on the embedded lakehouse.
 
     make demo          # or: lakehouse demo
 
 Starts the API sandbox on a free local port with a generated fictional player, runs the
 real ingestion against it (the same code that talks to api.chess.com), then runs it a
-second time to show the incremental path (one archives list + one 304 per player).
+second time to show the incremental path (one archives list + one 304 per player), and
+finally builds the dbt marts through the write-audit-publish gate (`lakehouse transform`).
 """
 
 from __future__ import annotations
@@ -65,5 +66,39 @@ def run_demo(
     echo("lake.bronze.chesscom_games:")
     for row in summary:
         echo(f"  {row.time_class:8} {row.games:6} games  {row.first_game} .. {row.last_game}")
-    echo('next: lakehouse sql "select * from lake.bronze.chesscom_games limit 5"')
+    return _transform_step(settings, spark, player, echo)
+
+
+def _transform_step(settings: Settings, spark, player: str, echo: Callable[[str], None]) -> int:
+    """Last step: dbt builds, audits and publishes the marts; print a few of their rows."""
+    from spark_jobs.transform import run_transform
+
+    echo("dbt: building lake.marts (write-audit-publish)...")
+    code = run_transform(settings, echo=echo)
+    if code != 0:
+        return code
+    rows = spark.sql(
+        f"""
+        select game_date, total_games, total_wins, total_losses, total_draws,
+               round(average_elo) as average_elo
+        from lake.marts.agg_rapid_chess_daily where player = '{player}'
+        order by game_date desc limit 5
+        """
+    ).collect()
+    echo("lake.marts.agg_rapid_chess_daily (latest days):")
+    for r in rows:
+        echo(
+            f"  {r.game_date}  {r.total_games:3} games  {r.total_wins}W {r.total_losses}L "
+            f"{r.total_draws}D  elo {r.average_elo:.0f}"
+        )
+    best = spark.sql(
+        f"""
+        select pieces_color, rank, opening, win_ratio from lake.marts.ranked_best_openings
+        where player = '{player}' order by pieces_color desc, rank limit 10
+        """
+    ).collect()
+    echo("lake.marts.ranked_best_openings:")
+    for r in best:
+        echo(f"  {r.pieces_color:5} #{r.rank} {r.opening:32} win ratio {r.win_ratio}")
+    echo('next: lakehouse sql "select * from lake.marts.fct_chess_games limit 5"')
     return 0

@@ -40,7 +40,7 @@ from spark_jobs.chesscom.client import (
 from spark_jobs.chesscom.schemas import GAMES_SCHEMA
 from spark_jobs.chesscom.transforms import games_from_archives, malformed_archives
 from spark_jobs.common.http import ApiError, ApiResponse
-from spark_jobs.common.iceberg import TableSpec, ensure_table, latest_by_key, merge
+from spark_jobs.common.iceberg import TableSpec, conform, ensure_table, latest_by_key, merge
 from spark_jobs.common.raw import RawRecord, latest_payloads, raw_table, read_raw, write_raw
 from spark_jobs.common.state import (
     PeriodState,
@@ -176,7 +176,10 @@ def merge_games(
     ensure_table(spark, GAMES_TABLE)
     # No persist()/count() here: caching an Iceberg scan ahead of a MERGE makes the SQLite
     # catalog report SQLITE_BUSY at commit; callers count games from the bodies instead.
-    games = latest_by_key(games_from_archives(raw), GAMES_TABLE.keys, ("_fetched_at",))
+    # A game without a uuid has no natural key: it could never be matched again and would
+    # be re-inserted on every run. Such games stay in raw; bronze only takes keyed games.
+    parsed = games_from_archives(raw).where(F.col("uuid").isNotNull())
+    games = latest_by_key(parsed, GAMES_TABLE.keys, ("_fetched_at",))
     target_filter = None
     if months:
         first, last = min(months), max(months)
@@ -386,19 +389,36 @@ def rebuild_bronze(spark: SparkSession, players: Sequence[str] | None = None) ->
     for the players rebuilt.
 
     Takes the newest 200 response per (player, month); games no longer in it are deleted.
+    A malformed newest payload is skipped and its month left as it was in bronze.
     """
     names = [validate_username(p) for p in players] if players else None
     ensure_table(spark, raw_table(SOURCE))
+    ensure_table(spark, GAMES_TABLE)
     raw = read_raw(spark, SOURCE, resource=RESOURCE_MONTH, accounts=names)
     newest = latest_payloads(raw)
     bad = malformed_archives(newest).collect()
-    scope = f"player IN ({_sql_list(names)})" if names else "true"
     for row in bad:
         log.warning(
             "skipping malformed raw payload %s (%s %s, run %s); bronze keeps that month",
             row["url"], row["account"], row["period"], row["run_id"],
         )  # fmt: skip
+    if names is None and not bad:
+        _replace_all_games(spark, newest)
+        return spark.table(GAMES_TABLE.identifier).count()
+    scope = f"player IN ({_sql_list(names)})" if names else "true"
+    for row in bad:
         scope += f" AND NOT (player = '{row['account']}' AND archive_month = '{row['period']}')"
     merge_games(spark, newest, delete_scope=scope)
     bronze = spark.table(GAMES_TABLE.identifier)
     return bronze.where(F.col("player").isin(names)).count() if names else bronze.count()
+
+
+def _replace_all_games(spark: SparkSession, raw: DataFrame) -> None:
+    """Replace the whole games table with the games parsed from `raw`, in one commit.
+
+    The bulk path: `raw` holds one payload per (player, month) and the transform keeps one
+    row per uuid within a payload, so keys are unique without a shuffle; Iceberg's own hash
+    distribution by partition is the only shuffle, and it gives one file set per month.
+    """
+    games = games_from_archives(raw).where(F.col("uuid").isNotNull())
+    conform(games, GAMES_SCHEMA).writeTo(GAMES_TABLE.identifier).overwrite(F.lit(True))

@@ -25,8 +25,8 @@ __all__ = ["RAW_ARCHIVE_COLUMNS", "games_from_archives", "malformed_archives"]
 
 # Window sizes in bytes. A ply with its clock comment takes ~30 bytes, so both windows hold
 # several moves; they only fall short for PGNs with long free-text comments, which chess.com
-# does not write. The windows are cut from the PGN's bytes: string `substring` counts
-# characters from the start of the string, which costs as much as the rest of the parsing.
+# does not write. The windows are cut from the PGN's bytes: string `substring`/`instr` walk
+# the string character by character, which (measured) cost more than all the regexes.
 _HEAD_BYTES = 240
 _TAIL_BYTES = 400
 
@@ -57,8 +57,8 @@ _PGN_DATE = r"^\d{4}\.\d{2}\.\d{2}$"
 _PGN_DATETIME = r"^\d{4}\.\d{2}\.\d{2} \d{2}:\d{2}:\d{2}$"
 
 
-def _parse_archive(payload: str = "payload") -> Column:
-    return F.from_json(F.col(payload), ARCHIVE_SCHEMA)
+def _parse_archive() -> Column:
+    return F.from_json(F.col("payload"), ARCHIVE_SCHEMA)
 
 
 def malformed_archives(raw: DataFrame) -> DataFrame:
@@ -78,6 +78,7 @@ def _nullable(col: Column) -> Column:
 
 
 def _regex(pattern: str) -> Column:
+    # regexp_extract_all takes its pattern as a Column: a bare string is a column name.
     return F.lit(pattern)
 
 
@@ -87,15 +88,16 @@ def _last(arr: Column) -> Column:
 
 
 def _header(name: str) -> Column:
-    """Value of PGN tag `name` (first occurrence), unescaped; null when absent."""
+    """Value of PGN tag `name` (first occurrence); null when absent."""
     # array_position is 0 when absent; element_at(arr, null) is null, element_at(arr, 0)
     # would raise. Arrays instead of a map: map_from_arrays raises on duplicate tags.
     pos = F.nullif(F.array_position(F.col("_tag_names"), name), F.lit(0))
-    value = F.element_at(F.col("_tag_values"), pos.cast("int"))
-    # Escapes are rare: only run the replace when there is a backslash at all.
-    return F.when(F.instr(value, "\\") > 0, F.regexp_replace(value, r"\\(.)", "$1")).otherwise(
-        value
-    )
+    return F.element_at(F.col("_tag_values"), pos.cast("int"))
+
+
+def _unescape(value: Column) -> Column:
+    # PGN escapes `\` and `"` with a backslash; undone the way python-chess does it.
+    return F.replace(F.replace(value, F.lit("\\\\"), F.lit("\\")), F.lit('\\"'), F.lit('"'))
 
 
 def _pgn_date(col: Column) -> Column:
@@ -138,15 +140,34 @@ def games_from_archives(raw: DataFrame) -> DataFrame:
         F.col("period").alias("_archive_month"),
         F.col("run_id").alias("_lineage_run_id"),
         F.col("fetched_at").alias("_lineage_fetched_at"),
+        _parse_archive().getField("games").alias("_games"),
+    )
+    # A game listed twice in one archive keeps its last occurrence, so one payload never
+    # yields two rows for a key. Done inside the array: no shuffle on the bulk path.
+    games = games.select(
+        "_player",
+        "_archive_month",
+        "_lineage_run_id",
+        "_lineage_fetched_at",
         # explode(null) yields no rows: malformed payloads drop out here, whole.
-        F.explode(_parse_archive().getField("games")).alias("g"),
+        F.explode(
+            F.filter(
+                "_games",
+                lambda g, i: (
+                    ~F.exists(
+                        F.slice("_games", i + 2, F.size("_games")),
+                        lambda later: later["uuid"].eqNullSafe(g["uuid"]),
+                    )
+                ),
+            )
+        ).alias("g"),
     ).where(F.col("g").isNotNull())
 
     # Split the PGN at the first blank line: headers before, movetext after. The movetext
     # itself is never materialised, only a head and a tail window of it, cut from the bytes
-    # (`substring_index` and `octet_length` work on bytes too). Every derived column is
-    # referenced more than once below, and Spark keeps such columns in their own
-    # projection, so each split and regex runs once per game.
+    # (`substring_index` and `octet_length` work on bytes too). Derived columns get their
+    # own projections; Spark never duplicates a non-trivial expression when it collapses
+    # projections, so each split and regex runs once per game.
     pgn = F.col("g.pgn")
     games = games.select(
         "*",
@@ -174,7 +195,14 @@ def games_from_archives(raw: DataFrame) -> DataFrame:
     games = games.select(
         "*",
         F.regexp_extract_all("_headers", _regex(_TAG), 1).alias("_tag_names"),
-        F.regexp_extract_all("_headers", _regex(_TAG), 2).alias("_tag_values"),
+        # Unescaped with one lambda over the array rather than per header. Lambdas also
+        # keep this projection (and the final one, see opening_slug) out of whole-stage
+        # codegen: fused, all these expressions made one generated method of >8000 bytes
+        # of bytecode, which HotSpot never JIT-compiles (~25% slower overall). Guarded by
+        # test_generated_code_stays_jit_compilable.
+        F.transform(F.regexp_extract_all("_headers", _regex(_TAG), 2), _unescape).alias(
+            "_tag_values"
+        ),
         _blank_to_null(F.regexp_extract("_head", _FIRST_PLY, 1)).alias("_ply1"),
         _blank_to_null(F.regexp_extract("_head", _SECOND_PLY, 2)).alias("_ply2"),
         F.col("_head").rlike(_BLACK_FIRST).alias("_black_first"),
@@ -210,33 +238,25 @@ def games_from_archives(raw: DataFrame) -> DataFrame:
     # clock, or none does); which is which follows from their move-number dots.
     last_ply = _last(F.col("_commented"))
     prev_ply = F.try_element_at(F.col("_commented"), F.lit(-2))
-    games = games.select(
-        "*",
-        *[col.alias(name) for name, col in headers.items()],
-        last_ply.alias("_last_ply"),
-        F.regexp_extract(last_ply, _PLY_DOTS, 1).alias("_last_dots"),
-        prev_ply.alias("_prev_ply"),
-        F.regexp_extract(prev_ply, _PLY_DOTS, 1).alias("_prev_dots"),
-    )
 
     def final_clock(white: bool) -> Column:
-        def is_side(dots: str) -> Column:
-            return (F.col(dots) == ".") if white else (F.col(dots) != ".")
+        def is_side(ply: Column) -> Column:
+            dots = F.regexp_extract(ply, _PLY_DOTS, 1)
+            return (dots == ".") if white else (dots != ".")
 
-        ply = F.when(is_side("_last_dots"), F.col("_last_ply")).when(
-            is_side("_prev_dots"), F.col("_prev_ply")
-        )
+        ply = F.when(is_side(last_ply), last_ply).when(is_side(prev_ply), prev_ply)
         return _clock_seconds(_blank_to_null(F.regexp_extract(ply, _CLOCK, 1)))
 
     # Black moves first only in set-up positions: the FEN's side to move says so (as for
     # python-chess); without a FEN, a movetext opening with `N...` does.
     black_starts = F.coalesce(
-        F.regexp_extract("_pgn_fen", r"^\S+\s+([wb])\b", 1) == "b", F.col("_black_first")
+        F.regexp_extract(headers["_pgn_fen"], r"^\S+\s+([wb])\b", 1) == "b",
+        F.col("_black_first"),
     )
     g = F.col("g")
     player = F.col("_player")
     eco_url = _blank_to_null(g["eco"])
-    opening_url = F.coalesce(eco_url, _blank_to_null(F.col("pgn_eco_url")))
+    opening_url = F.coalesce(eco_url, _blank_to_null(headers["pgn_eco_url"]))
 
     columns: dict[str, Column] = {
         "player": _nullable(player),
@@ -272,16 +292,17 @@ def games_from_archives(raw: DataFrame) -> DataFrame:
             F.lower(g["black"]["username"]) == player, "black"
         ),
         "pgn": g["pgn"],
-        **{name: F.col(name) for name in headers if not name.startswith("_")},
-        "pgn_date": _pgn_date(F.col("_pgn_date")),
-        "pgn_start_at": _pgn_timestamp(F.col("_pgn_utc_date"), F.col("_pgn_utc_time")),
-        "pgn_end_at": _pgn_timestamp(F.col("_pgn_end_date"), F.col("_pgn_end_time")),
+        **{name: col for name, col in headers.items() if not name.startswith("_")},
+        "pgn_date": _pgn_date(headers["_pgn_date"]),
+        "pgn_start_at": _pgn_timestamp(headers["_pgn_utc_date"], headers["_pgn_utc_time"]),
+        "pgn_end_at": _pgn_timestamp(headers["_pgn_end_date"], headers["_pgn_end_time"]),
         "full_moves": F.col("_last_number").cast("int"),
         "white_first_move": F.when(black_starts, F.col("_ply2")).otherwise(F.col("_ply1")),
         "black_first_move": F.when(black_starts, F.col("_ply1")).otherwise(F.col("_ply2")),
         "white_final_clock_seconds": final_clock(white=True),
         "black_final_clock_seconds": final_clock(white=False),
-        "opening_slug": _blank_to_null(F.substring_index(opening_url, "/", -1)),
+        # Last non-empty path segment (a trailing slash is ignored).
+        "opening_slug": _last(F.filter(F.split(opening_url, "/"), lambda seg: seg != "")),
         "_run_id": _nullable(F.col("_lineage_run_id")),
         "_fetched_at": _nullable(F.col("_lineage_fetched_at")),
     }

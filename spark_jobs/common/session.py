@@ -8,6 +8,7 @@ catalog settings to the session the launcher created (`--conf` values win).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -41,6 +42,8 @@ def build_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession
     before anything else touches Spark.
     """
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python workers (if any) must run this interpreter, with this venv's packages.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if settings.catalog_type == "embedded":
         settings.home.mkdir(parents=True, exist_ok=True)
     active = SparkSession.getActiveSession()

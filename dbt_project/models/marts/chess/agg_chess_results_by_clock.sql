@@ -1,0 +1,53 @@
+{#- Results by the time left on the player's clock at the end of the game, per month and
+    time class. Buckets (seconds): '0-10', '10-30', '30-60', '60-180', '180-600', '600+';
+    'no clock' when the PGN has no [%clk] for the player (e.g. no move played).
+    Incremental MERGE; each run recomputes whole months from the last one published. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='merge',
+    unique_key=['player', 'year', 'month', 'time_class', 'clock_bucket', 'my_result'],
+    partition_by=['year', 'month'],
+    properties={'partitioning': "ARRAY['year', 'month']"},
+    merge_partition_floor=true,
+    on_schema_change='fail',
+    pre_hook="{{ chess_full_reload_hook() }}",
+) }}
+
+with
+
+games as (
+
+    select
+        *,
+        case
+            when my_remaining_time_seconds is null then 'no clock'
+            when my_remaining_time_seconds < 10 then '0-10'
+            when my_remaining_time_seconds < 30 then '10-30'
+            when my_remaining_time_seconds < 60 then '30-60'
+            when my_remaining_time_seconds < 180 then '60-180'
+            when my_remaining_time_seconds < 600 then '180-600'
+            else '600+'
+        end as clock_bucket
+    from {{ ref('fct_chess_games') }}
+    where {{ chess_incremental_window('game_date', partition_floor=true, cursor='last_game_date', month_aligned=true) }}
+
+),
+
+final as (
+
+    select
+        player,
+        year,
+        month,
+        time_class,
+        clock_bucket,
+        my_result,
+        cast(count(*) as integer) as total_games,
+        avg(my_remaining_time_seconds) as average_remaining_time_seconds,
+        max(game_date) as last_game_date
+    from games
+    group by player, year, month, time_class, clock_bucket, my_result
+
+)
+
+select * from final

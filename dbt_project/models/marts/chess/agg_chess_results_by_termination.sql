@@ -1,0 +1,41 @@
+{#- How the player's games end, per month and time class: the termination reason (the
+    loser's result code for decisive games, the shared code for draws: resigned,
+    checkmated, timeout, abandoned, agreed, repetition, ...) by the player's result.
+    Incremental MERGE; each run recomputes whole months from the last one published. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='merge',
+    unique_key=['player', 'year', 'month', 'time_class', 'termination_reason', 'my_result'],
+    partition_by=['year', 'month'],
+    properties={'partitioning': "ARRAY['year', 'month']"},
+    merge_partition_floor=true,
+    on_schema_change='fail',
+    pre_hook="{{ chess_full_reload_hook() }}",
+) }}
+
+with
+
+games as (
+
+    select * from {{ ref('int_chess_games_oriented') }}
+    where {{ chess_incremental_window('end_time', cursor='last_game_date', month_aligned=true) }}
+
+),
+
+final as (
+
+    select
+        player,
+        cast(year as integer) as year,
+        cast(month as integer) as month,
+        time_class,
+        coalesce(termination_reason, 'unknown') as termination_reason,
+        my_result,
+        cast(count(*) as integer) as total_games,
+        max(game_date) as last_game_date
+    from games
+    group by player, year, month, time_class, coalesce(termination_reason, 'unknown'), my_result
+
+)
+
+select * from final

@@ -1,0 +1,9 @@
+{#- The player's best 5 rapid openings per pieces colour (macro ranked_openings). Rebuilt in
+    full each run; on Spark through INSERT OVERWRITE so the write lands on the audit branch. -#}
+{{ config(
+    materialized=('incremental' if target.type == 'spark' else 'table'),
+    incremental_strategy=('insert_overwrite' if target.type == 'spark' else none),
+    on_schema_change='fail',
+) }}
+
+{{ ranked_openings('best', n=5) }}

@@ -1,0 +1,326 @@
+"""Run the dbt project (bronze -> staging -> marts) with a write-audit-publish gate.
+
+    lakehouse transform                      # embedded Spark, every model, WAP
+    lakehouse transform --select fct_chess_games+
+    lakehouse transform --target trino       # production Trino (audit schema + swap)
+    python -m spark_jobs.transform --print-env   # exports for plain `dbt` commands
+
+Write-audit-publish on the embedded target (`local`, dbt-spark in session mode) uses
+Iceberg branches, the lakehouse's native WAP:
+
+1. every published mart `lake.marts.<t>` is an Iceberg table with `write.wap.enabled`;
+   a mart that does not exist yet is first created empty (`dbt build --empty`);
+2. each mart gets a branch `audit` reset to its current `main` snapshot;
+3. with `spark.wap.branch=audit` set on the session, `dbt build` writes every mart
+   (MERGE / INSERT OVERWRITE) to the branch only, and its data and unit tests read the
+   branch (Iceberg reads the WAP branch of tables that have it); readers of `main` see
+   nothing;
+4. only if every node passed, `CALL lake.system.fast_forward(t, 'main', 'audit')` moves
+   `main` of each mart to the audited snapshot: a metadata-only commit per table, no data
+   copied. On any failure nothing is fast-forwarded: the published snapshots stay exactly
+   as they were and the failing nodes are printed; the audit branch is kept for
+   inspection (`select * from lake.marts.t version as of 'audit'`) and reset next run.
+
+Why branches rather than an audit schema on Spark: publishing is O(metadata) (an audit
+schema needs a full copy or swap of every table on every run, which would rescan 5
+years of history for a one-day increment), the incremental marts keep one history, and
+time travel shows exactly what was audited. Trino cannot write to a WAP branch from dbt,
+so the `trino` target builds into the schema `marts_audit`, tests there, and publishes
+each mart with one atomic `CREATE OR REPLACE TABLE marts.t AS SELECT * FROM
+marts_audit.t` (macro `publish_audit_marts`).
+
+Staging and intermediate models are Spark views (not gated: nothing outside dbt reads
+them). `--full-refresh` never drops a mart (that would bypass the gate): incremental marts
+are emptied on the audit branch and reloaded there (var `chess_full_reload`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spark_jobs.settings import CATALOG_NAME, Settings
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+MARTS_SCHEMA = "marts"
+AUDIT_SCHEMA = "marts_audit"
+AUDIT_BRANCH = "audit"
+TARGETS = ("local", "trino")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+@dataclass
+class TransformReport:
+    """What one transform run did."""
+
+    target: str
+    ok: bool = False
+    failures: list[str] = field(default_factory=list)
+    published: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+    """mart -> (main snapshot before, main snapshot after)."""
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """Environment variables profiles.yml reads for the `local` target (no secrets)."""
+    from spark_jobs.common.catalog import spark_catalog_conf, spark_jars
+
+    conf = spark_catalog_conf(settings)
+    prefix = f"spark.sql.catalog.{CATALOG_NAME}"
+    return {
+        "LAKEHOUSE_DBT_SPARK_JARS": ",".join(spark_jars(settings)),
+        "LAKEHOUSE_DBT_CATALOG_TYPE": conf.get(f"{prefix}.type", "jdbc"),
+        "LAKEHOUSE_DBT_CATALOG_URI": conf.get(f"{prefix}.uri", ""),
+        "LAKEHOUSE_DBT_WAREHOUSE": settings.warehouse,
+        "LAKEHOUSE_SPARK_DRIVER_MEMORY": settings.spark_driver_memory,
+    }
+
+
+def _dbt_args(settings: Settings, command: str, target: str, extra: Sequence[str]) -> list[str]:
+    work = settings.home / "dbt"
+    return [
+        command,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target",
+        target,
+        "--target-path",
+        str(work / f"target-{target}"),
+        "--log-path",
+        str(work / "logs"),
+        *extra,
+    ]
+
+
+def _invoke(settings: Settings, command: str, target: str, extra: Sequence[str] = ()) -> Any:
+    from dbt.cli.main import dbtRunner
+
+    return dbtRunner().invoke(_dbt_args(settings, command, target, extra))
+
+
+def _failures(result: Any) -> list[str]:
+    """Human-readable lines for every node that did not pass."""
+    if result.exception is not None:
+        return [f"dbt error: {result.exception}"]
+    lines = []
+    for r in getattr(result.result, "results", None) or []:
+        status = str(getattr(r.status, "value", r.status))
+        if status in ("error", "fail", "runtime error"):
+            node = r.node
+            kind = "unit test" if node.resource_type == "unit_test" else node.resource_type
+            first = (r.message or "").strip().splitlines()
+            lines.append(f"{kind} {node.name} {status.upper()}: {first[0] if first else ''}")
+    if not lines and not result.success:
+        lines.append("dbt reported a failure (see the log above)")
+    return lines
+
+
+def mart_models(settings: Settings, target: str) -> list[str]:
+    """Names of the published marts (models in schema `marts` built as tables)."""
+    result = _invoke(settings, "parse", target, ["--quiet"])
+    if not result.success:
+        raise RuntimeError(f"dbt parse failed: {result.exception}")
+    manifest = result.result
+    names = []
+    for node in manifest.nodes.values():
+        if node.resource_type != "model" or node.config.schema != MARTS_SCHEMA:
+            continue
+        if node.config.materialized in ("table", "incremental"):
+            names.append(node.name)
+    return sorted(names)
+
+
+def _snapshot(spark, table: str, ref: str) -> int | None:
+    rows = spark.sql(f"select snapshot_id from {table}.refs where name = '{ref}'").collect()
+    return rows[0].snapshot_id if rows else None
+
+
+def main_snapshots(spark, marts: Sequence[str]) -> dict[str, int | None]:
+    """Current `main` snapshot id of each published mart (None: no table / no snapshot)."""
+    out = {}
+    for name in marts:
+        table = f"{CATALOG_NAME}.{MARTS_SCHEMA}.{name}"
+        out[name] = _snapshot(spark, table, "main") if spark.catalog.tableExists(table) else None
+    return out
+
+
+def _prepare_branches(spark, marts: Sequence[str]) -> None:
+    for name in marts:
+        table = f"{CATALOG_NAME}.{MARTS_SCHEMA}.{name}"
+        props = {r.key: r.value for r in spark.sql(f"show tblproperties {table}").collect()}
+        if props.get("write.wap.enabled") != "true":
+            spark.sql(f"alter table {table} set tblproperties ('write.wap.enabled' = 'true')")
+        # Reset the audit branch to what readers see now; the run writes on top of it.
+        spark.sql(f"alter table {table} create or replace branch {AUDIT_BRANCH}")
+
+
+def _publish(spark, marts: Sequence[str], report: TransformReport, echo) -> None:
+    for name in marts:
+        table = f"{CATALOG_NAME}.{MARTS_SCHEMA}.{name}"
+        before = _snapshot(spark, table, "main")
+        audited = _snapshot(spark, table, AUDIT_BRANCH)
+        if audited is not None and audited != before:
+            spark.sql(
+                f"call {CATALOG_NAME}.system.fast_forward("
+                f"'{MARTS_SCHEMA}.{name}', 'main', '{AUDIT_BRANCH}')"
+            )
+        report.published[name] = (before, _snapshot(spark, table, "main"))
+        changed = "published" if report.published[name][1] != before else "unchanged"
+        echo(f"  {MARTS_SCHEMA}.{name}: {changed} (snapshot {report.published[name][1]})")
+
+
+def _run_local(
+    settings: Settings,
+    select: str | None,
+    full_refresh: bool,
+    dbt_vars: dict[str, Any],
+    echo: Callable[[str], None],
+    report: TransformReport,
+) -> int:
+    from spark_jobs.common.session import build_spark
+
+    # The session first: dbt-spark's session mode calls SparkSession.builder.getOrCreate()
+    # and so reuses this one (same catalog, jars, driver memory) instead of starting its own.
+    spark = build_spark(settings, app_name="lakehouse-transform")
+    if not spark.catalog.tableExists(f"{CATALOG_NAME}.bronze.chesscom_games"):
+        echo("error: lake.bronze.chesscom_games does not exist: run `lakehouse ingest` first")
+        return EXIT_BAD_INPUT
+    marts = mart_models(settings, "local")
+    missing = [m for m in marts if main_snapshots(spark, [m])[m] is None]
+    if missing:
+        echo(f"creating empty marts (first run): {', '.join(missing)}")
+        boot = _invoke(
+            settings,
+            "build",
+            "local",
+            [
+                "--empty",
+                "--select",
+                " ".join(f"+{m}" for m in missing),
+                "--exclude-resource-type",
+                "test",
+                "--exclude-resource-type",
+                "unit_test",
+                "--vars",
+                json.dumps(dbt_vars),
+            ],
+        )
+        if not boot.success:
+            report.failures = _failures(boot)
+            return EXIT_FAILED
+    _prepare_branches(spark, marts)
+    args = ["--vars", json.dumps({**dbt_vars, "chess_full_reload": full_refresh})]
+    if select:
+        args += ["--select", select]
+    echo(f"write: dbt build on branch '{AUDIT_BRANCH}' of every mart (readers still see main)")
+    spark.conf.set("spark.wap.branch", AUDIT_BRANCH)
+    try:
+        result = _invoke(settings, "build", "local", args)
+    finally:
+        spark.conf.unset("spark.wap.branch")
+    report.failures = _failures(result)
+    if report.failures:
+        echo("audit FAILED: nothing published, the marts are unchanged. Failing nodes:")
+        for line in report.failures:
+            echo(f"  {line}")
+        echo(f"inspect: select * from lake.marts.<mart> version as of '{AUDIT_BRANCH}'")
+        return EXIT_FAILED
+    echo("audit passed; publish (fast-forward main to the audited snapshot):")
+    _publish(spark, marts, report, echo)
+    report.ok = True
+    return EXIT_OK
+
+
+def _run_trino(
+    settings: Settings,
+    select: str | None,
+    full_refresh: bool,
+    dbt_vars: dict[str, Any],
+    echo: Callable[[str], None],
+    report: TransformReport,
+) -> int:
+    audit_vars = {**dbt_vars, "marts_schema": AUDIT_SCHEMA}
+    args = ["--vars", json.dumps(audit_vars)]
+    if select:
+        args += ["--select", select]
+    if full_refresh:
+        args.append("--full-refresh")  # rebuilds the audit copies only
+    echo(f"write + audit: dbt build into schema {AUDIT_SCHEMA}")
+    result = _invoke(settings, "build", "trino", args)
+    report.failures = _failures(result)
+    if report.failures:
+        echo(f"audit FAILED: nothing published to {MARTS_SCHEMA}. Failing nodes:")
+        for line in report.failures:
+            echo(f"  {line}")
+        return EXIT_FAILED
+    echo(f"publish: {AUDIT_SCHEMA} -> {MARTS_SCHEMA}, one atomic replace per mart")
+    op_args = json.dumps({"source_schema": AUDIT_SCHEMA, "target_schema": MARTS_SCHEMA})
+    published = _invoke(
+        settings, "run-operation", "trino", ["publish_audit_marts", "--args", op_args]
+    )
+    if not published.success:
+        report.failures = _failures(published)
+        return EXIT_FAILED
+    report.ok = True
+    return EXIT_OK
+
+
+def run_transform(
+    settings: Settings,
+    *,
+    target: str = "local",
+    select: str | None = None,
+    full_refresh: bool = False,
+    echo: Callable[[str], None] = print,
+    dbt_vars: dict[str, Any] | None = None,
+    report: TransformReport | None = None,
+) -> int:
+    """Build, test and publish the dbt project; returns the process exit code.
+
+    Args:
+        settings: the lakehouse deployment (catalog, warehouse, Spark).
+        target: `local` (embedded Spark, Iceberg-branch WAP) or `trino` (audit schema).
+        select: a dbt selection (`--select`), default every node.
+        full_refresh: reload incremental marts from scratch, still through the audit gate.
+        echo: where progress and failures are printed.
+        dbt_vars: extra dbt vars (e.g. {"chess_timezone": "Europe/Madrid"}).
+        report: filled with failures and published snapshots, if given.
+
+    Returns:
+        0 published, 1 a model or test failed (nothing published), 2 bad input.
+    """
+    report = report if report is not None else TransformReport(target=target)
+    if target not in TARGETS:
+        echo(f"error: unknown target {target!r}; use one of: {', '.join(TARGETS)}")
+        return EXIT_BAD_INPUT
+    os.environ.update(dbt_env(settings) if target == "local" else {})
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    runner = _run_local if target == "local" else _run_trino
+    return runner(settings, select, full_refresh, dict(dbt_vars or {}), echo, report)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m spark_jobs.transform [--print-env]`."""
+    from spark_jobs.settings import load_settings
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    settings = load_settings()
+    if "--print-env" in args:
+        for key, value in dbt_env(settings).items():
+            print(f"export {key}={json.dumps(value)}")
+        print(f"export DBT_PROFILES_DIR={DBT_PROJECT_DIR}")
+        return EXIT_OK
+    return run_transform(settings)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

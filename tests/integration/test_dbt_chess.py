@@ -1,0 +1,429 @@
+"""dbt chess marts end to end: real recorded archives -> sandbox -> ingestion -> dbt (WAP).
+
+Every mart is compared with values computed here, independently, from the raw JSON with
+python-chess (outcome mapping, opening rule, first moves, clocks, number of moves, colour,
+ratings, local game date), field by field for every game, and the aggregates are
+recomputed in Python. A second test feeds a bad row and proves the audit gate: the run
+fails, names the failing test, and the published marts keep their exact snapshots.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import chess
+import chess.pgn
+import pytest
+
+from spark_jobs.chesscom.client import ChessComClient
+from spark_jobs.chesscom.ingest import run_ingest
+from spark_jobs.sandbox.chesscom import ChessComApp, ChessComStore
+from spark_jobs.sandbox.server import SandboxServer
+from spark_jobs.transform import TransformReport, main_snapshots, run_transform
+
+pytestmark = pytest.mark.spark
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "chesscom"
+UA = "lakehouse-tests/0.1 (tests@example.com)"
+# A zone far from UTC, so game_date differs from the UTC date for evening games.
+TIMEZONE = "America/New_York"
+DBT_VARS = {"chess_timezone": TIMEZONE}
+RECORDED = {
+    ("magnuscarlsen", "2024-01"): "chess_hair__games_magnuscarlsen_2024_01.json",
+    ("magnuscarlsen", "2024-02"): "chess_hair__games_magnuscarlsen_2024_02.json",
+    ("ham_sammy", "2024-06"): "chess_hair__games_ham_sammy_2024_06.json",
+    ("aegboye7", "2025-03"): "chessWrapped__games_aegboye7_2025_03.json",
+    ("fabianocaruana", "2020-05"): "sarartur__games_fabianocaruana_2020_05.json",
+    ("epictetusz1", "2022-08"): "chess-opening-book__games_epictetusz1_2022_08.json",
+}
+PLAYERS = sorted({p for p, _ in RECORDED})
+MARTS = [
+    "agg_chess_rating_daily",
+    "agg_chess_results_by_clock",
+    "agg_chess_results_by_termination",
+    "agg_rapid_chess_daily",
+    "agg_rapid_chess_monthly_openings",
+    "fct_chess_games",
+    "ranked_best_openings",
+    "ranked_worst_openings",
+]
+
+# ------------------------------------------------------------------ the oracle (Python)
+# The chess.com result codes, written out here independently of the dbt macro.
+OUTCOME = {
+    "win": "win",
+    **dict.fromkeys(
+        [
+            "checkmated",
+            "resigned",
+            "timeout",
+            "abandoned",
+            "lose",
+            "kingofthehill",
+            "threecheck",
+            "bughousepartnerlose",
+        ],
+        "loss",
+    ),
+    **dict.fromkeys(
+        ["agreed", "repetition", "stalemate", "insufficient", "50move", "timevsinsufficient"],
+        "draw",
+    ),
+}
+FAMILY_WORDS = {"Opening", "Defense", "Defence", "Game", "Gambit", "Attack", "System"}
+
+
+def opening_name(url: str | None) -> str | None:
+    """The documented opening rule, with string operations only (no regex)."""
+    if not url:
+        return None
+    slug = url.rstrip("/").rsplit("/", 1)[-1]
+    cut = len(slug)
+    if "..." in slug:
+        cut = slug.index("...")
+    for i in range(len(slug) - 1):
+        if slug[i] == "-" and slug[i + 1].isdigit():
+            cut = min(cut, i)
+            break
+    words = slug[:cut].split("-")
+    if not slug[:cut]:
+        return None
+    for k, word in enumerate(words):
+        if word in FAMILY_WORDS:
+            return " ".join(words[: k + 1])
+    return " ".join(words)
+
+
+def ratio(wins: int, games: int) -> Decimal:
+    exact = Fraction(wins, games)
+    return (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP
+    )
+
+
+def expected_game(game: dict[str, Any], player: str) -> dict[str, Any] | None:
+    """One fct_chess_games row from the raw game JSON (None: the player is neither side)."""
+    white, black = game["white"], game["black"]
+    if white["username"].lower() == player:
+        me, opp, my_side = white, black, chess.WHITE
+    elif black["username"].lower() == player:
+        me, opp, my_side = black, white, chess.BLACK
+    else:
+        return None
+    first: dict[bool, str | None] = {chess.WHITE: None, chess.BLACK: None}
+    clock: dict[bool, float | None] = {chess.WHITE: None, chess.BLACK: None}
+    moves = None
+    headers: dict[str, str] = {}
+    if game.get("pgn") is not None:
+        parsed = chess.pgn.read_game(io.StringIO(game["pgn"]))
+        headers = dict(parsed.headers)
+        board = parsed.board()
+        for node in parsed.mainline():
+            moves = board.fullmove_number
+            if first[board.turn] is None:
+                first[board.turn] = board.san(node.move)
+            if node.clock() is not None:
+                clock[board.turn] = node.clock()
+            board.push(node.move)
+    end_utc = datetime.fromtimestamp(game["end_time"], UTC)
+    local = end_utc.astimezone(ZoneInfo(TIMEZONE)).date()
+    return {
+        "player": player,
+        "uuid": game["uuid"],
+        "year": local.year,
+        "month": local.month,
+        "game_date": local,
+        "end_time": end_utc.replace(tzinfo=None),
+        "time_class": game["time_class"],
+        "time_control": game["time_control"],
+        "my_color": "white" if my_side == chess.WHITE else "black",
+        "my_rating": me["rating"],
+        "opponent_username": opp["username"],
+        "opponent_rating": opp["rating"],
+        "my_first_move": first[my_side],
+        "opponent_first_move": first[not my_side],
+        "my_remaining_time_seconds": clock[my_side],
+        "opponent_remaining_time_seconds": clock[not my_side],
+        "my_result": OUTCOME[me["result"]],
+        "opponent_result": OUTCOME[opp["result"]],
+        "number_of_rounds": moves,
+        "termination": headers.get("Termination"),
+        "opening": opening_name(game.get("eco") or headers.get("ECOUrl")),
+    }
+
+
+def _same(actual: Any, expected: Any) -> bool:
+    if isinstance(expected, float) and actual is not None:
+        return math.isclose(actual, expected, abs_tol=1e-6)
+    return actual == expected
+
+
+# ------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def raw_games() -> dict[str, list[dict[str, Any]]]:
+    games: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (player, _month), name in RECORDED.items():
+        games[player] += json.loads((FIXTURES / name).read_text(encoding="utf-8"))["games"]
+    return games
+
+
+@pytest.fixture(scope="module")
+def expected_fct(raw_games) -> dict[tuple[str, str], dict[str, Any]]:
+    rows = {}
+    for player, games in raw_games.items():
+        for game in games:
+            row = expected_game(game, player)
+            if row is not None:
+                rows[(player, row["uuid"])] = row
+    return rows
+
+
+@pytest.fixture(scope="module")
+def built(spark, settings) -> Iterator[list[str]]:
+    """Ingest the recorded archives through the sandbox, then run `run_transform`."""
+    store = ChessComStore()
+    for (player, month), name in RECORDED.items():
+        store.load_recorded(FIXTURES / name, player, month)
+    with SandboxServer() as server:
+        server.mount("chesscom", ChessComApp(store))
+        client = ChessComClient(server.base_url("chesscom"), UA)
+        try:
+            report = run_ingest(spark, client, PLAYERS, progress=lambda m: None)
+        finally:
+            client.close()
+    assert report.ok, report.errors
+    lines: list[str] = []
+    code = run_transform(settings, echo=lines.append, dbt_vars=DBT_VARS)
+    assert code == 0, "\n".join(lines)
+    yield lines
+
+
+def _rows(spark, table: str, ref: str | None = None) -> list[dict[str, Any]]:
+    version = f" version as of '{ref}'" if ref else ""
+    players = ", ".join(f"'{p}'" for p in PLAYERS)
+    df = spark.sql(f"select * from lake.marts.{table}{version} where player in ({players})")
+    return [r.asDict(recursive=True) for r in df.collect()]
+
+
+def _rapid(expected_fct) -> list[dict[str, Any]]:
+    return [g for g in expected_fct.values() if g["time_class"] == "rapid"]
+
+
+# ---------------------------------------------------------------------------- tests
+def test_marts_are_published_iceberg_tables(spark, built) -> None:
+    tables = {r.tableName for r in spark.sql("show tables in lake.marts").collect()}
+    assert set(MARTS) <= tables
+    for name in MARTS:
+        refs = {r.name for r in spark.sql(f"select name from lake.marts.{name}.refs").collect()}
+        assert "main" in refs
+        fmt = spark.sql(f"describe table extended lake.marts.{name}").collect()
+        assert any(r.col_name == "Provider" and r.data_type == "iceberg" for r in fmt)
+    assert any("publish" in line for line in built)
+
+
+def test_fct_chess_games_matches_python_chess_for_every_game(spark, built, expected_fct) -> None:
+    actual = {(r["player"], r["uuid"]): r for r in _rows(spark, "fct_chess_games")}
+    # epictetusz1's archive has no game of its owner: nothing to orient, nothing published.
+    assert not [k for k in actual if k[0] == "epictetusz1"]
+    assert set(actual) == set(expected_fct)
+    assert len(actual) == 560
+    mismatches = []
+    for key, exp in expected_fct.items():
+        got = actual[key]
+        assert set(got) == set(exp), set(got) ^ set(exp)
+        for column, value in exp.items():
+            if not _same(got[column], value):
+                mismatches.append(f"{key} {column}: dbt={got[column]!r} python={value!r}")
+    assert not mismatches, "\n".join(mismatches[:30])
+    # The fixtures exercise what matters: draws, several time classes, a non-UTC date.
+    results = {e["my_result"] for e in expected_fct.values()}
+    assert results == {"win", "loss", "draw"}
+    assert any(e["game_date"] != e["end_time"].date() for e in expected_fct.values())
+
+
+def test_agg_rapid_chess_daily_recomputed(spark, built, expected_fct) -> None:
+    days: dict[tuple[str, date], list[dict[str, Any]]] = defaultdict(list)
+    for g in _rapid(expected_fct):
+        days[(g["player"], g["game_date"])].append(g)
+    actual = {(r["player"], r["game_date"]): r for r in _rows(spark, "agg_rapid_chess_daily")}
+    assert set(actual) == set(days)
+    for key, games in days.items():
+        got = actual[key]
+        games.sort(key=lambda g: (g["end_time"], g["uuid"]))
+        assert got["year"] == key[1].year and got["month"] == key[1].month
+        assert math.isclose(got["average_elo"], sum(g["my_rating"] for g in games) / len(games))
+        assert got["total_games"] == len(games)
+        for outcome, column in (("win", "total_wins"), ("loss", "total_losses")):
+            assert got[column] == sum(g["my_result"] == outcome for g in games)
+        assert got["total_draws"] == sum(g["my_result"] == "draw" for g in games)
+        details = [
+            {
+                "game_uuid": g["uuid"],
+                "game_date": g["game_date"],
+                "my_rating": float(g["my_rating"]),
+                "opponent_rating": float(g["opponent_rating"]),
+                "my_result": g["my_result"],
+                "opponent_result": g["opponent_result"],
+                "number_of_rounds": (
+                    None if g["number_of_rounds"] is None else float(g["number_of_rounds"])
+                ),
+                "my_remaining_time_seconds": g["my_remaining_time_seconds"],
+                "opening": g["opening"],
+            }
+            for g in games
+        ]
+        assert len(got["game_details"]) == len(details)
+        for a, e in zip(got["game_details"], details, strict=True):
+            assert all(_same(a[k], v) for k, v in e.items()), (key, a, e)
+
+
+def _grouping_sets(rapid: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+    sets = [
+        ("year", "month", "color", "opening"),
+        ("year", "month", "color"),
+        ("year", "color", "opening"),
+        ("year", "month"),
+        ("year", "color"),
+        ("year",),
+    ]
+    out: dict[tuple, dict[str, Any]] = {}
+    for dims in sets:
+        groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+        for g in rapid:
+            key = (
+                g["player"],
+                g["year"],
+                g["month"] if "month" in dims else 0,
+                g["my_color"] if "color" in dims else "overall",
+                (g["opening"] or "unknown") if "opening" in dims else "overall",
+            )
+            groups[key].append(g)
+        for key, games in groups.items():
+            wins = sum(g["my_result"] == "win" for g in games)
+            overall = key[3] == "overall" and key[4] == "overall"
+            out[key] = {
+                "period_grain": "month" if "month" in dims else "year",
+                "average_elo": (sum(g["my_rating"] for g in games) / len(games))
+                if overall
+                else None,
+                "total_games": len(games),
+                "total_wins": wins,
+                "total_losses": sum(g["my_result"] == "loss" for g in games),
+                "total_draws": sum(g["my_result"] == "draw" for g in games),
+                "win_ratio": ratio(wins, len(games)),
+            }
+    return out
+
+
+def test_monthly_openings_grouping_sets_recomputed(spark, built, expected_fct) -> None:
+    expected = _grouping_sets(_rapid(expected_fct))
+    actual = {
+        (r["player"], r["year"], r["month"], r["pieces_color"], r["opening"]): r
+        for r in _rows(spark, "agg_rapid_chess_monthly_openings")
+    }
+    assert set(actual) == set(expected)
+    for key, exp in expected.items():
+        got = actual[key]
+        for column, value in exp.items():
+            assert _same(got[column], value), (key, column, got[column], value)
+    # Year-level rows say so explicitly instead of carrying a NULL month.
+    assert all(r["month"] is not None for r in actual.values())
+
+
+@pytest.mark.parametrize("direction", ["best", "worst"])
+def test_ranked_openings_recomputed(spark, built, expected_fct, direction: str) -> None:
+    rapid = _rapid(expected_fct)
+    expected = []
+    for player in PLAYERS:
+        mine = [g for g in rapid if g["player"] == player]
+        for color in ("white", "black"):
+            per: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for g in mine:
+                if g["my_color"] == color and g["opening"] is not None:
+                    per[g["opening"]].append(g)
+            eligible = [
+                (ratio(sum(g["my_result"] == "win" for g in games), len(games)), len(games), o)
+                for o, games in per.items()
+                if len(games) >= 0.01 * len(mine)
+            ]
+            sign = -1 if direction == "best" else 1
+            eligible.sort(key=lambda t: (sign * t[0], -t[1], t[2]))
+            for rank, (win_ratio, games, opening) in enumerate(eligible[:5], start=1):
+                expected.append((player, color, opening, win_ratio, rank, games))
+    actual = [
+        (
+            r["player"],
+            r["pieces_color"],
+            r["opening"],
+            r["win_ratio"],
+            r["rank"],
+            r["total_games"],
+        )
+        for r in _rows(spark, f"ranked_{direction}_openings")
+    ]
+    assert sorted(actual) == sorted(expected)
+
+
+def test_rating_history_is_the_last_rating_of_each_day(spark, built, expected_fct) -> None:
+    last: dict[tuple[str, str, date], dict[str, Any]] = {}
+    for g in sorted(expected_fct.values(), key=lambda g: (g["end_time"], g["uuid"])):
+        last[(g["player"], g["time_class"], g["game_date"])] = g
+    actual = {
+        (r["player"], r["time_class"], r["game_date"]): r["rating"]
+        for r in _rows(spark, "agg_chess_rating_daily")
+    }
+    assert actual == {k: g["my_rating"] for k, g in last.items()}
+
+
+def test_failing_audit_leaves_published_marts_untouched(spark, settings, built) -> None:
+    """Write-audit-publish: a bad row fails a test, nothing reaches the readers."""
+    before = main_snapshots(spark, MARTS)
+    published_rows = spark.table("lake.marts.fct_chess_games").count()
+    # A game with a result code the outcome mapping does not know, for a new player.
+    from pyspark.sql import functions as F
+
+    bad = (
+        spark.table("lake.bronze.chesscom_games")
+        .where("player = 'magnuscarlsen'")
+        .limit(1)
+        .withColumn("player", F.lit("wap_probe"))
+        .withColumn("white_result", F.lit("brandnewcode"))
+        .withColumn("black_result", F.lit("brandnewcode"))
+    )
+    bad.writeTo("lake.bronze.chesscom_games").append()
+    try:
+        lines: list[str] = []
+        report = TransformReport(target="local")
+        code = run_transform(settings, echo=lines.append, dbt_vars=DBT_VARS, report=report)
+        output = "\n".join(lines)
+        assert code == 1, output
+        assert "nothing published" in output
+        assert "accepted_values_fct_chess_games_my_result__win__loss__draw" in output
+        assert any("FAIL" in f for f in report.failures)
+        # Published marts: the very same snapshots, the same rows.
+        assert main_snapshots(spark, MARTS) == before
+        assert spark.table("lake.marts.fct_chess_games").count() == published_rows
+        assert (
+            spark.sql(
+                "select count(*) from lake.marts.fct_chess_games where player = 'wap_probe'"
+            ).first()[0]
+            == 0
+        )
+        # The audited write did happen, on the audit branch only.
+        audit = spark.sql(
+            "select my_result from lake.marts.fct_chess_games version as of 'audit' "
+            "where player = 'wap_probe'"
+        ).collect()
+        assert [r.my_result for r in audit] == ["unknown"]
+    finally:
+        spark.sql("delete from lake.bronze.chesscom_games where player = 'wap_probe'")

@@ -1,0 +1,43 @@
+"""`lakehouse transform` wiring: help text, option validation, exit codes (no Spark)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from spark_jobs.cli import main
+from spark_jobs.settings import load_settings
+from spark_jobs.transform import EXIT_BAD_INPUT, dbt_env, run_transform
+
+
+def test_transform_help_explains_write_audit_publish() -> None:
+    result = CliRunner().invoke(main, ["transform", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for words in ("--target", "--select", "--full-refresh", "Write-audit-publish", "audit"):
+        assert words in text
+    assert "fast-forwarded" in text and "exits 1" in text
+
+
+def test_unknown_target_is_bad_input() -> None:
+    result = CliRunner().invoke(main, ["transform", "--target", "duckdb"])
+    assert result.exit_code == 2
+    lines: list[str] = []
+    settings = load_settings({"LAKEHOUSE_HOME": "/nonexistent-lakehouse"})
+    assert run_transform(settings, target="duckdb", echo=lines.append) == EXIT_BAD_INPUT
+    assert "unknown target" in lines[0]
+
+
+def test_profile_env_comes_from_the_settings_and_holds_no_secret(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"LAKEHOUSE_HOME": str(tmp_path), "LAKEHOUSE_CATALOG_PASSWORD": "s3cret"}
+    )
+    env = dbt_env(settings)
+    assert env["LAKEHOUSE_DBT_CATALOG_URI"] == f"jdbc:sqlite:{tmp_path / 'catalog.db'}"
+    assert env["LAKEHOUSE_DBT_WAREHOUSE"] == settings.warehouse
+    assert "iceberg-spark-runtime" in env["LAKEHOUSE_DBT_SPARK_JARS"]
+    assert "s3cret" not in " ".join(env.values())
+    profiles = (Path(__file__).parents[2] / "dbt_project" / "profiles.yml").read_text()
+    # Every connection value that could be secret comes from the environment.
+    assert "password: \"{{ env_var('TRINO_PASSWORD'" in profiles
