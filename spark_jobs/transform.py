@@ -178,6 +178,38 @@ def _publish(spark, marts: Sequence[str], report: TransformReport, echo) -> None
         echo(f"  {MARTS_SCHEMA}.{name}: {changed} (snapshot {report.published[name][1]})")
 
 
+WATERMARK_PROPERTY = "lakehouse.bronze-fetched-through"
+
+
+def _bronze_watermark(spark, dbt_vars: dict[str, Any]) -> tuple[Any, int | None]:
+    """Bronze's newest `_fetched_at` now, and the lookback (days) this run needs, if wider.
+
+    The incremental marts re-read a window before their newest game date. A backfill of old
+    months (`ingest --from 2020-01` after the marts exist) lands games far before that
+    window; the watermark of the last publish finds them (Iceberg's file metrics on
+    `_fetched_at` keep that query cheap), and the window is widened to include them.
+    """
+    bronze = f"{CATALOG_NAME}.bronze.chesscom_games"
+    fct = f"{CATALOG_NAME}.{MARTS_SCHEMA}.fct_chess_games"
+    watermark = spark.sql(f"select max(_fetched_at) from {bronze}").first()[0]
+    if not spark.catalog.tableExists(fct):
+        return watermark, None
+    props = {r[0]: r[1] for r in spark.sql(f"SHOW TBLPROPERTIES {fct}").collect()}
+    previous = props.get(WATERMARK_PROPERTY)
+    if previous is None:
+        return watermark, None
+    oldest = spark.sql(
+        f"select min(end_time) from {bronze} where _fetched_at > timestamp '{previous}'"
+    ).first()[0]
+    newest = spark.sql(f"select max(game_date) from {fct}").first()[0]
+    if oldest is None or newest is None:
+        return watermark, None
+    # +2: game_date is a local date, end_time UTC; one more day of margin.
+    needed = (newest - oldest.date()).days + 2
+    default = int(dbt_vars.get("chess_lookback_days", 3))
+    return watermark, (needed if needed > default else None)
+
+
 def _run_local(
     settings: Settings,
     select: str | None,
@@ -218,6 +250,10 @@ def _run_local(
             report.failures = _failures(boot)
             return EXIT_FAILED
     _prepare_branches(spark, marts)
+    watermark, lookback = _bronze_watermark(spark, dbt_vars)
+    if lookback is not None:
+        echo(f"bronze received games older than the marts' window: lookback {lookback} days")
+        dbt_vars = {**dbt_vars, "chess_lookback_days": lookback}
     args = ["--vars", json.dumps({**dbt_vars, "chess_full_reload": full_refresh})]
     if select:
         args += ["--select", select]
@@ -236,6 +272,11 @@ def _run_local(
         return EXIT_FAILED
     echo("audit passed; publish (fast-forward main to the audited snapshot):")
     _publish(spark, marts, report, echo)
+    if watermark is not None:
+        spark.sql(
+            f"ALTER TABLE {CATALOG_NAME}.{MARTS_SCHEMA}.fct_chess_games "
+            f"SET TBLPROPERTIES ('{WATERMARK_PROPERTY}' = '{watermark.isoformat(sep=' ')}')"
+        )
     report.ok = True
     return EXIT_OK
 

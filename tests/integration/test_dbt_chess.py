@@ -427,3 +427,30 @@ def test_failing_audit_leaves_published_marts_untouched(spark, settings, built) 
         assert [r.my_result for r in audit] == ["unknown"]
     finally:
         spark.sql("delete from lake.bronze.chesscom_games where player = 'wap_probe'")
+
+
+def test_backfilled_old_month_reaches_the_incremental_marts(spark, settings, built) -> None:
+    """A month ingested after the marts exist, far before their window, is not missed."""
+    from pyspark.sql import functions as F
+
+    old = (
+        spark.table("lake.bronze.chesscom_games")
+        .where("player = 'magnuscarlsen'")
+        .limit(1)
+        .withColumn("uuid", F.lit("backfill-0001"))
+        .withColumn("end_time", F.lit(datetime(2019, 1, 15, 18, 0)))
+        .withColumn("archive_month", F.lit("2019-01"))
+        .withColumn("_fetched_at", F.current_timestamp())
+    )
+    old.writeTo("lake.bronze.chesscom_games").append()
+    try:
+        lines: list[str] = []
+        code = run_transform(settings, echo=lines.append, dbt_vars=DBT_VARS)
+        assert code == 0, "\n".join(lines)
+        assert any("lookback" in line for line in lines)
+        got = spark.sql(
+            "select game_date from lake.marts.fct_chess_games where uuid = 'backfill-0001'"
+        ).collect()
+        assert [r.game_date for r in got] == [date(2019, 1, 15)]
+    finally:
+        spark.sql("delete from lake.bronze.chesscom_games where uuid = 'backfill-0001'")
