@@ -157,6 +157,15 @@ class IngestReport:
         return [e for r in self.results for e in r.errors]
 
 
+def _keyed_games(raw: DataFrame) -> DataFrame:
+    """The games of raw archive rows that have a natural key.
+
+    A game without a uuid could never be matched again and would be re-inserted on every
+    run: it stays in raw, bronze only takes keyed games.
+    """
+    return games_from_archives(raw).where(F.col("uuid").isNotNull())
+
+
 def merge_games(
     spark: SparkSession,
     raw: DataFrame,
@@ -176,10 +185,7 @@ def merge_games(
     ensure_table(spark, GAMES_TABLE)
     # No persist()/count() here: caching an Iceberg scan ahead of a MERGE makes the SQLite
     # catalog report SQLITE_BUSY at commit; callers count games from the bodies instead.
-    # A game without a uuid has no natural key: it could never be matched again and would
-    # be re-inserted on every run. Such games stay in raw; bronze only takes keyed games.
-    parsed = games_from_archives(raw).where(F.col("uuid").isNotNull())
-    games = latest_by_key(parsed, GAMES_TABLE.keys, ("_fetched_at",))
+    games = latest_by_key(_keyed_games(raw), GAMES_TABLE.keys, ("_fetched_at",))
     target_filter = None
     if months:
         first, last = min(months), max(months)
@@ -420,5 +426,4 @@ def _replace_all_games(spark: SparkSession, raw: DataFrame) -> None:
     row per uuid within a payload, so keys are unique without a shuffle; Iceberg's own hash
     distribution by partition is the only shuffle, and it gives one file set per month.
     """
-    games = games_from_archives(raw).where(F.col("uuid").isNotNull())
-    conform(games, GAMES_SCHEMA).writeTo(GAMES_TABLE.identifier).overwrite(F.lit(True))
+    conform(_keyed_games(raw), GAMES_SCHEMA).writeTo(GAMES_TABLE.identifier).overwrite(F.lit(True))
