@@ -333,13 +333,13 @@ def sandbox(host: str, port: int, players: Sequence[str], since: str, verbose: b
     Generated players have deterministic games from --since to the current month.
     """
     from spark_jobs.sandbox.chesscom import ChessComStore
-    from spark_jobs.sandbox.chesscom_generator import generate_history
+    from spark_jobs.sandbox.chesscom_generator import generate_history_until
     from spark_jobs.sandbox.server import run_sandbox
 
-    end = datetime.now(UTC).strftime("%Y-%m")
+    now = datetime.now(UTC)
     store = ChessComStore()
     for name in players:
-        store.add_player(name.lower(), generate_history(name.lower(), since, end))
+        store.add_player(name.lower(), generate_history_until(name.lower(), since, now))
     run_sandbox(host, port, chesscom_store=store, verbose=verbose)
 
 

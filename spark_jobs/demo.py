@@ -26,13 +26,13 @@ def run_demo(
     from spark_jobs.chesscom.ingest import run_ingest
     from spark_jobs.common.session import build_spark
     from spark_jobs.sandbox.chesscom import ChessComApp, ChessComStore
-    from spark_jobs.sandbox.chesscom_generator import generate_history
+    from spark_jobs.sandbox.chesscom_generator import generate_history_until
     from spark_jobs.sandbox.server import SandboxServer
 
     player = validate_username(player)
     now = datetime.now(UTC)
     store = ChessComStore()
-    store.add_player(player, generate_history(player, since, now.strftime("%Y-%m")))
+    store.add_player(player, generate_history_until(player, since, now))
     echo(f"lakehouse home: {settings.home}")
     with SandboxServer() as server:
         server.mount("chesscom", ChessComApp(store))

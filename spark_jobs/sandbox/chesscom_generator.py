@@ -22,6 +22,7 @@ import calendar
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 import chess
@@ -32,6 +33,7 @@ __all__ = [
     "START_FEN",
     "Opening",
     "generate_history",
+    "generate_history_until",
     "iter_bulk_archives",
     "month_bounds",
     "month_range",
@@ -777,6 +779,19 @@ def generate_history(
 
 
 @lru_cache(maxsize=4)
+def generate_history_until(
+    username: str, start: str, now: datetime, seed: int = 7
+) -> dict[str, list[dict]]:
+    """`generate_history` from `start` to `now`'s month, without games after `now`.
+
+    The demo and the sandbox command serve "today's" history: a game that ends in the
+    future of the current month would be a game nobody has played yet.
+    """
+    cutoff = int(now.timestamp())
+    history = generate_history(username, start, now.strftime("%Y-%m"), seed=seed)
+    return {m: [g for g in games if g["end_time"] <= cutoff] for m, games in history.items()}
+
+
 def _pool(seed: int, size: int = 240) -> tuple[tuple[_Played, bool], ...]:
     """Pre-played games for the bulk path: (game, has_pgn). Cached per seed."""
     rng = random.Random(f"chesscom-pool:{seed}")

@@ -368,3 +368,18 @@ def test_iter_bulk_archives() -> None:
     print(f"\nbulk: {count:,} games at {rate:,.0f} games/s (pool built in {first_call:.1f} s)")
     # ~90k games/s measured on one idle core; the bar is low so a busy CI box does not flake.
     assert rate > 10_000
+
+
+def test_history_until_now_has_no_game_in_the_future() -> None:
+    from datetime import UTC, datetime
+
+    from spark_jobs.sandbox.chesscom_generator import generate_history, generate_history_until
+
+    now = datetime(2024, 3, 14, 12, 0, tzinfo=UTC)
+    until = generate_history_until("clock_watcher", "2024-02", now, seed=3)
+    full = generate_history("clock_watcher", "2024-02", "2024-03", seed=3)
+    assert sorted(until) == ["2024-02", "2024-03"]
+    assert until["2024-02"] == full["2024-02"]  # past months are untouched
+    march = [g["end_time"] for g in until["2024-03"]]
+    assert march and max(march) <= now.timestamp()
+    assert len(until["2024-03"]) < len(full["2024-03"])  # the rest of March is not played yet
