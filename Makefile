@@ -8,25 +8,40 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# AWS Glue's Python library, off the default path: jobs see it only via PYTHONPATH.
+GLUE_LIBS := $(VENV)/glue-libs/.installed
 PYTEST_ARGS ?=
 
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: help setup system-deps test lint fmt demo bench clean
+.PHONY: help setup system-deps airflow-env superset-env test lint fmt demo bench dist \
+	airflow dashboards clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
-setup: system-deps $(STAMP) ## Install everything (system jars, Python venv) where missing
+setup: system-deps $(STAMP) $(GLUE_LIBS) airflow-env superset-env ## Install everything where missing
 
 system-deps:
 	@bash infra/setup/system-deps.sh
+
+# Airflow and Superset cannot share an environment with each other: one venv each.
+airflow-env:
+	@PYTHON=$(PYTHON) bash infra/setup/airflow-env.sh
+
+superset-env:
+	@PYTHON=$(PYTHON) bash infra/setup/superset-env.sh
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
+
+$(GLUE_LIBS): $(STAMP) infra/glue/requirements-local.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --upgrade \
+		--target $(VENV)/glue-libs -r infra/glue/requirements-local.txt
+	@touch $(GLUE_LIBS)
 
 test: setup ## Lint, then run every test
 	$(BIN)/ruff check .
@@ -44,8 +59,20 @@ fmt: setup ## Format the code
 demo: setup ## Run the whole pipeline offline on the embedded lakehouse
 	$(BIN)/lakehouse demo
 
+dist: setup ## Package the jobs for a cluster or Glue (dist/spark_jobs.zip + job scripts)
+	@rm -rf dist && mkdir -p dist/jobs
+	$(BIN)/python -m spark_jobs.jobs.package dist/spark_jobs.zip
+	cp spark_jobs/jobs/*_ingest.py dist/jobs/
+
+airflow: setup ## Airflow standalone on localhost:8080 with the DAGs of dags/
+	bash infra/airflow/standalone.sh
+
+dashboards: setup ## Import the Superset dashboards and serve them on localhost:8088
+	$(BIN)/lakehouse dashboards import
+	$(BIN)/lakehouse dashboards serve
+
 bench: setup ## Benchmarks (1M games raw -> bronze, incremental request count)
 	$(BIN)/python -m benchmarks.run
 
 clean: ## Remove the local lakehouse and build outputs (keeps the venv)
-	rm -rf .lakehouse .pytest_cache spark-warehouse metastore_db derby.log
+	rm -rf .lakehouse .pytest_cache spark-warehouse metastore_db derby.log dist test-output

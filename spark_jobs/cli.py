@@ -15,7 +15,7 @@ import csv
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -292,6 +292,48 @@ def config() -> None:
         click.echo(f"{key:20} {value}")
 
 
+@main.command("spark-conf")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the file here (atomically) instead of printing it.",
+)
+def spark_conf(output: str | None) -> None:
+    """Print the Spark properties for spark-submit on this deployment (no secrets).
+
+    \b
+    The jars (Iceberg runtime, JDBC driver), the `lake` catalog and session defaults,
+    resolved from the same settings as every `lakehouse` command. Secrets are left out:
+    a job reads them from its environment when it starts.
+
+    \b
+    Examples:
+      lakehouse spark-conf -o lakehouse.conf
+      spark-submit --properties-file lakehouse.conf \\
+          spark_jobs/jobs/chesscom_ingest.py --players hikaru --from 2024-01 --to 2024-03
+    """
+    from spark_jobs.common.files import write_atomic
+    from spark_jobs.common.session import render_properties, submit_properties
+    from spark_jobs.settings import SettingsError
+
+    settings = _settings()
+    try:
+        props = submit_properties(settings)
+    except SettingsError as exc:
+        _fail(str(exc))
+    header = (
+        "Spark properties for the lakehouse jobs, written by `lakehouse spark-conf`.\n"
+        "Use: spark-submit --properties-file FILE spark_jobs/jobs/<job>.py ...\n"
+        "--conf and --master on the command line override these values."
+    )
+    text = render_properties(props, header)
+    if output:
+        click.echo(f"wrote {write_atomic(output, text, mode=0o644)}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
 @main.command()
 def status() -> None:
     """Show what has been ingested: runs, months and games per player."""
@@ -391,21 +433,110 @@ def transform(target: str, select: str | None, full_refresh: bool) -> None:
     sys.exit(code)
 
 
+# ----------------------------------------------------------------------- dashboards
+def _dashboards_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call fn; Superset set-up errors exit 1, configuration errors exit 2 (with the fix)."""
+    from spark_jobs.dashboards import DashboardsError
+    from spark_jobs.settings import SettingsError
+
+    try:
+        return fn(*args, **kwargs)
+    except (DashboardsError, SettingsError) as exc:
+        _fail(str(exc), EXIT_RUN_FAILED if isinstance(exc, DashboardsError) else EXIT_BAD_INPUT)
+
+
+@main.group()
+def dashboards() -> None:
+    """Superset dashboards as code (bundle in superset/dashboards, own venv .venv-superset).
+
+    \b
+    Engine (LAKEHOUSE_SUPERSET_ENGINE):
+      duckdb  default: the embedded lakehouse, read through the DuckDB serving file
+              $LAKEHOUSE_HOME/serving/lakehouse.duckdb (views over the Iceberg marts)
+      trino   production: trino://$TRINO_USER@$TRINO_HOST:$TRINO_PORT/$TRINO_CATALOG
+    Admin user `admin`: password from SUPERSET_ADMIN_PASSWORD, else generated once into
+    $LAKEHOUSE_HOME/superset/admin_password (mode 0600).
+
+    \b
+    Examples:
+      lakehouse dashboards import
+      lakehouse dashboards serve --port 8088
+    """
+
+
+@dashboards.command("import")
+def dashboards_import() -> None:
+    """Set up Superset and (re)import the Chess dashboard; safe to repeat.
+
+    Upgrades Superset's metadata DB, creates the admin user if missing, refreshes the
+    serving file, and imports the connection, datasets, charts and dashboard (by UUID:
+    no duplicates; a changed engine or YAML file replaces the stored one).
+    """
+    from spark_jobs.dashboards import import_dashboards
+
+    settings = _settings()
+    click.echo("Superset: importing the dashboards bundle")
+    conn = _dashboards_call(import_dashboards, settings, echo=click.echo)
+    click.echo(f"imported (engine {conn.engine}); run `lakehouse dashboards serve`")
+
+
+@dashboards.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8088, show_default=True, type=int)
+def dashboards_serve(host: str, port: int) -> None:
+    """Run Superset (gunicorn) in the foreground until Ctrl-C."""
+    from spark_jobs.dashboards import serve
+
+    settings = _settings()
+    _dashboards_call(serve, settings, host=host, port=port, echo=click.echo)
+
+
+@dashboards.command("refresh")
+def dashboards_refresh() -> None:
+    """Rewrite the DuckDB serving file (one view per mart on its published snapshot).
+
+    `lakehouse transform` does this after every publish; run it after other writes.
+    """
+    from spark_jobs.serving import refresh_serving
+
+    settings = _settings()
+    path = _dashboards_call(refresh_serving, settings)
+    click.echo(f"serving file refreshed: {path}")
+
+
 # ----------------------------------------------------------------------------- demo
 @main.command()
 @click.option("--player", default="demo_player", show_default=True, help="Fictional player.")
 @click.option("--since", default="2022-01", show_default=True, metavar="YYYY-MM")
-def demo(player: str, since: str) -> None:
-    """Run the whole pipeline offline on the embedded lakehouse.
+@click.option(
+    "--no-serve",
+    is_flag=True,
+    help="Import the dashboards, then exit instead of serving them (tests, CI).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Superset address.")
+@click.option("--port", default=8088, show_default=True, type=int, help="Superset port.")
+def demo(player: str, since: str, no_serve: bool, host: str, port: int) -> None:
+    """Run the whole pipeline offline on the embedded lakehouse, ending in Superset.
 
     Starts the API sandbox on a free local port, generates a fictional player's games
-    from --since to today, ingests them (raw -> bronze) and prints a summary. Nothing
-    leaves this machine; the lakehouse lives under LAKEHOUSE_HOME (default ./.lakehouse).
+    from --since to today, ingests them (raw -> bronze), builds the dbt marts, imports
+    the Chess dashboard into Superset and serves it (Ctrl-C stops it). Nothing leaves
+    this machine; the lakehouse lives under LAKEHOUSE_HOME (default ./.lakehouse).
     """
     from spark_jobs.demo import run_demo
 
     settings = _settings()
-    sys.exit(run_demo(settings, player=player, since=since, echo=click.echo))
+    code = _dashboards_call(
+        run_demo,
+        settings,
+        player=player,
+        since=since,
+        echo=click.echo,
+        serve=not no_serve,
+        host=host,
+        port=port,
+    )
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,8 +4,10 @@
 
 Starts the API sandbox on a free local port with a generated fictional player, runs the
 real ingestion against it (the same code that talks to api.chess.com), then runs it a
-second time to show the incremental path (one archives list + one 304 per player), and
-finally builds the dbt marts through the write-audit-publish gate (`lakehouse transform`).
+second time to show the incremental path (one archives list + one 304 per player), builds
+the dbt marts through the write-audit-publish gate (`lakehouse transform`), imports the
+Chess dashboard into Superset (`lakehouse dashboards import`) and serves it
+(`lakehouse dashboards serve`; `--no-serve` stops after the import).
 """
 
 from __future__ import annotations
@@ -19,9 +21,20 @@ DEMO_USER_AGENT = "personal-lakehouse-demo/0.1 (demo@localhost)"
 
 
 def run_demo(
-    settings: Settings, *, player: str, since: str, echo: Callable[[str], None] = print
+    settings: Settings,
+    *,
+    player: str,
+    since: str,
+    echo: Callable[[str], None] = print,
+    serve: bool = True,
+    host: str = "127.0.0.1",
+    port: int = 8088,
 ) -> int:
-    """Run the demo; returns the process exit code."""
+    """Run the demo; returns the process exit code (with `serve`, returns only on failure).
+
+    Raises:
+        DashboardsError: Superset is not installed or its import failed.
+    """
     from spark_jobs.chesscom.client import ChessComClient, validate_username
     from spark_jobs.chesscom.ingest import run_ingest
     from spark_jobs.common.session import build_spark
@@ -66,7 +79,28 @@ def run_demo(
     echo("lake.bronze.chesscom_games:")
     for row in summary:
         echo(f"  {row.time_class:8} {row.games:6} games  {row.first_game} .. {row.last_game}")
-    return _transform_step(settings, spark, player, echo)
+    code = _transform_step(settings, spark, player, echo)
+    if code != 0:
+        return code
+    spark.stop()
+    return _dashboards_step(settings, echo, serve=serve, host=host, port=port)
+
+
+def _dashboards_step(
+    settings: Settings, echo: Callable[[str], None], *, serve: bool, host: str, port: int
+) -> int:
+    """Import the Chess dashboard into Superset, then serve it (or print how to)."""
+    from spark_jobs.dashboards import dashboard_url, import_dashboards, login_hint
+    from spark_jobs.dashboards import serve as serve_superset
+
+    echo("Superset: importing the Chess dashboard...")
+    import_dashboards(settings, echo=echo)
+    if not serve:
+        echo(f"dashboard: {dashboard_url(host, port)} after `lakehouse dashboards serve`")
+        echo(f"log in as {login_hint(settings)}")
+        return 0
+    serve_superset(settings, host=host, port=port, echo=echo)  # replaces this process
+    return 0
 
 
 def _transform_step(settings: Settings, spark, player: str, echo: Callable[[str], None]) -> int:

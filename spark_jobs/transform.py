@@ -278,7 +278,20 @@ def _run_local(
             f"SET TBLPROPERTIES ('{WATERMARK_PROPERTY}' = '{watermark.isoformat(sep=' ')}')"
         )
     report.ok = True
+    _refresh_serving(settings, echo)
     return EXIT_OK
+
+
+def _refresh_serving(settings: Settings, echo: Callable[[str], None]) -> None:
+    """Point the dashboards' DuckDB serving file at the snapshots just published."""
+    if not settings.warehouse_is_local:
+        return  # dashboards of a remote warehouse read Trino, not the serving file
+    from spark_jobs.serving import refresh_serving
+
+    try:
+        echo(f"serving file for dashboards refreshed: {refresh_serving(settings)}")
+    except Exception as exc:  # the publish stands; only the dashboards' view is stale
+        echo(f"warning: serving file not refreshed ({exc}); run `lakehouse dashboards refresh`")
 
 
 def _run_trino(

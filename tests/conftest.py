@@ -34,3 +34,48 @@ def spark(settings) -> Iterator:
     session = build_spark(settings, app_name="lakehouse-tests")
     yield session
     session.stop()
+
+
+# ------------------------------------------------------------------------------ Airflow
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def airflow_bin() -> Path:
+    """bin/ of the Airflow venv (.venv-airflow), created by infra/setup/airflow-env.sh.
+
+    Airflow cannot share the main venv, so Airflow tests drive it through subprocesses.
+    The set-up script is idempotent: instant when the venv matches its pins.
+    """
+    import subprocess
+
+    subprocess.run(["bash", str(ROOT / "infra/setup/airflow-env.sh")], check=True)
+    return ROOT / ".venv-airflow" / "bin"
+
+
+@pytest.fixture
+def airflow_environ(tmp_path: Path):
+    """Factory: a clean environment for Airflow CLI/python subprocesses on a tmp AIRFLOW_HOME.
+
+    Inherited AIRFLOW_*, LAKEHOUSE_* and CHESSCOM_* variables are dropped so the developer's
+    own deployment never leaks into a test; `extra` adds the test's own.
+    """
+
+    def build(**extra: str) -> dict[str, str]:
+        home = tmp_path / "airflow-home"
+        home.mkdir(exist_ok=True)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AIRFLOW", "LAKEHOUSE_", "CHESSCOM_", "PYSPARK_", "SPARK_HOME"))
+        }
+        env.update(
+            AIRFLOW_HOME=str(home),
+            AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            SPARK_LOCAL_IP="127.0.0.1",
+        )
+        env.update(extra)
+        return env
+
+    return build

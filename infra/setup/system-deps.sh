@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the system packages the embedded lakehouse needs, only where missing:
-# Java 17+ for Spark, the SQLite and PostgreSQL JDBC drivers for the Iceberg JDBC catalog.
+# Java 17+ for Spark, the SQLite and PostgreSQL JDBC drivers for the Iceberg JDBC catalog,
+# Chromium for the dashboards' browser test (driven by playwright-core, never downloaded).
 # Idempotent; safe to run on every `make setup`.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ if ! command -v java >/dev/null 2>&1; then
 fi
 [[ -f /usr/share/java/sqlite-jdbc.jar ]] || need+=(libxerial-sqlite-jdbc-java)
 [[ -f /usr/share/java/postgresql.jar ]] || need+=(libpostgresql-jdbc-java)
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
 
 if ((${#need[@]})); then
   echo "system-deps: installing ${need[*]}"

@@ -35,6 +35,51 @@ def _base_conf(settings: Settings) -> dict[str, str]:
     }
 
 
+# Keys a running JVM can no longer change: spark-submit (or Glue) decides them at launch.
+_LAUNCH_ONLY = (
+    "spark.jars",
+    "spark.driver.memory",
+    "spark.driver.extraJavaOptions",
+    "spark.master",
+)
+
+# Values that must never be written to a properties file (they come from the environment
+# at run time: the job fills them in, see build_spark).
+_SECRET_MARKERS = ("password", "secret", "access.key", "session.token")
+
+
+def submit_properties(settings: Settings) -> dict[str, str]:
+    """Spark properties for `spark-submit --properties-file` on this deployment, no secrets.
+
+    Holds what only the launcher can set (jars, driver memory) plus the catalog and session
+    defaults. Secrets are left out on purpose: the job adds them from its environment.
+    """
+    props = {"spark.master": settings.spark_master}
+    jars = spark_jars(settings)
+    if jars:
+        props["spark.jars"] = ",".join(jars)
+    if settings.spark_packages:
+        props["spark.jars.packages"] = ",".join(settings.spark_packages)
+    props.update(_base_conf(settings))
+    props.update(spark_catalog_conf(settings))
+    return {k: v for k, v in props.items() if not any(m in k for m in _SECRET_MARKERS)}
+
+
+def render_properties(props: dict[str, str], header: str = "") -> str:
+    """A Java properties file (what `--properties-file` reads), keys sorted."""
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
+    lines += [f"{key}={value}" for key, value in sorted(props.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _launcher_conf() -> set[str]:
+    """Keys the launcher (spark-submit --conf/--properties-file, Glue) already set."""
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()  # connects to the launcher's JVM gateway
+    return {key for key, _ in SparkConf().getAll()}
+
+
 def build_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession:
     """Return a SparkSession wired to the `lake` Iceberg catalog.
 
@@ -49,20 +94,24 @@ def build_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession
     active = SparkSession.getActiveSession()
     conf = {**_base_conf(settings), **spark_catalog_conf(settings)}
     if active is not None:
-        # Launched by spark-submit/Glue (or a test fixture): only add the catalog settings
-        # that the launcher did not set itself.
+        # A session exists already (a test fixture, a notebook): only add the catalog
+        # settings that it does not have.
         for key, value in spark_catalog_conf(settings).items():
             if active.conf.get(key, None) is None:
                 active.conf.set(key, value)
         return active
     builder = SparkSession.builder.appName(app_name)
-    # Under spark-submit the JVM already exists (PYSPARK_GATEWAY_PORT is set): master and
-    # jars come from the launcher's command line, never from here.
-    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
-    if submitted:
+    # Under spark-submit/Glue the JVM already exists (PYSPARK_GATEWAY_PORT is set): master,
+    # jars and driver memory are the launcher's; whatever it set with --conf or a
+    # properties file wins; the rest (including secrets from the environment) is added here.
+    if "PYSPARK_GATEWAY_PORT" in os.environ:
+        launched = _launcher_conf()
         for key, value in conf.items():
-            builder = builder.config(key, value) if key.startswith("spark.sql.") else builder
-        return builder.getOrCreate()
+            if key not in launched and not key.startswith(_LAUNCH_ONLY):
+                builder = builder.config(key, value)
+        spark = builder.getOrCreate()
+        spark.sparkContext.setLogLevel("WARN")
+        return spark
     builder = builder.master(settings.spark_master)
     jars = spark_jars(settings)
     if jars:

@@ -131,9 +131,10 @@ def test_killed_run_keeps_raw_and_the_rerun_completes(tmp_path: Path, chess_serv
 def test_demo_then_sql_in_every_format(tmp_path: Path) -> None:
     env = _env(tmp_path)
     since = time.strftime("%Y-%m", time.gmtime(time.time() - 62 * 86400))
-    demo = _run(["demo", "--since", since], env, tmp_path, timeout=600)
+    demo = _run(["demo", "--since", since, "--no-serve"], env, tmp_path, timeout=900)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "second run (incremental)" in demo.stdout
+    assert "/superset/dashboard/chess/" in demo.stdout  # ends with the dashboards imported
     games = len(_rows(tmp_path, "bronze.chesscom_games", "demo_player"))
     assert games > 0
 

@@ -32,3 +32,63 @@ def test_trino_reads_the_same_catalog() -> None:
     assert props["iceberg.jdbc-catalog.catalog-name"] == "lake"
     secrets = [k for k in props if re.search(r"password|secret|access-key", k)]
     assert secrets and all(props[k].startswith("${ENV:") for k in secrets)
+
+
+def _properties(path: Path) -> dict[str, str]:
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_cluster_spark_conf_matches_the_settings_for_the_compose_stack(tmp_path: Path) -> None:
+    """infra/spark/spark-defaults.conf says what the settings derive for the same stack."""
+    from spark_jobs.common.session import submit_properties
+    from spark_jobs.settings import load_settings
+
+    settings = load_settings(
+        {
+            "LAKEHOUSE_HOME": str(tmp_path),
+            "LAKEHOUSE_CATALOG": "postgres",
+            "LAKEHOUSE_CATALOG_URI": "jdbc:postgresql://catalog-db:5432/iceberg",
+            "LAKEHOUSE_CATALOG_USER": "iceberg",
+            "LAKEHOUSE_WAREHOUSE": "s3://lakehouse/warehouse",
+            "LAKEHOUSE_S3_ENDPOINT": "http://object-store:9000",
+            "LAKEHOUSE_SPARK_PACKAGES": "org.example:placeholder:1",
+        }
+    )
+    derived = submit_properties(settings)
+    static = _properties(ROOT / "infra/spark/spark-defaults.conf")
+    for key, value in static.items():
+        if key in derived and key != "spark.jars.packages":
+            assert derived[key] == value, key
+    # Every catalog and object-store key the job needs is in the file.
+    needed = [k for k in derived if k.startswith(("spark.sql.catalog.", "spark.hadoop.fs.s3"))]
+    assert needed and set(needed) <= set(static)
+    assert not [k for k in static if re.search(r"password|secret|access\.key", k)]
+    jar = static["spark.jars.packages"].split(",")[0]
+    from spark_jobs.common.catalog import iceberg_runtime_jar
+
+    # The cluster's Iceberg runtime is the version the embedded engine runs.
+    assert iceberg_runtime_jar().endswith(jar.split(":", 1)[1].replace(":", "-") + ".jar")
+
+
+def test_glue_job_definition_runs_the_job_script() -> None:
+    import json
+
+    from spark_jobs.jobs.chesscom_ingest import build_parser
+
+    job = json.loads((ROOT / "infra/glue/chesscom_ingest.json").read_text())
+    assert job["Command"]["ScriptLocation"].endswith("/chesscom_ingest.py")
+    assert job["DefaultArguments"]["--datalake-formats"] == "iceberg"
+    assert job["DefaultArguments"]["--LAKEHOUSE_CATALOG"] == "glue"
+    # Pinned runtime modules match the project's pins.
+    pins = dict(
+        p.split("==") for p in job["DefaultArguments"]["--additional-python-modules"].split(",")
+    )
+    constraints = dict(
+        line.split("==")
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line
+    )
+    assert pins and all(constraints[name] == version for name, version in pins.items())
+    options = {o for a in build_parser()._actions for o in a.option_strings}
+    assert "--players" in options and "--from" in options

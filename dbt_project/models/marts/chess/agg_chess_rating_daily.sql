@@ -1,16 +1,7 @@
 {#- Rating history per player and time class: the rating after the last game of each local
     day (an ELO chart that does not zig-zag through intra-day games), with the day's range
     and games. Incremental MERGE on (player, time_class, game_date). -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='merge',
-    unique_key=['player', 'time_class', 'game_date'],
-    partition_by=['year', 'month'],
-    properties={'partitioning': "ARRAY['year', 'month']"},
-    merge_partition_floor=true,
-    on_schema_change='fail',
-    pre_hook="{{ chess_full_reload_hook() }}",
-) }}
+{{ config(unique_key=['player', 'time_class', 'game_date']) }}
 
 with
 

@@ -2,16 +2,7 @@
     time class. Buckets (seconds): '0-10', '10-30', '30-60', '60-180', '180-600', '600+';
     'no clock' when the PGN has no [%clk] for the player (e.g. no move played).
     Incremental MERGE; each run recomputes whole months from the last one published. -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='merge',
-    unique_key=['player', 'year', 'month', 'time_class', 'clock_bucket', 'my_result'],
-    partition_by=['year', 'month'],
-    properties={'partitioning': "ARRAY['year', 'month']"},
-    merge_partition_floor=true,
-    on_schema_change='fail',
-    pre_hook="{{ chess_full_reload_hook() }}",
-) }}
+{{ config(unique_key=['player', 'year', 'month', 'time_class', 'clock_bucket', 'my_result']) }}
 
 with
 

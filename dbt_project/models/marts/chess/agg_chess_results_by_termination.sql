@@ -2,16 +2,7 @@
     loser's result code for decisive games, the shared code for draws: resigned,
     checkmated, timeout, abandoned, agreed, repetition, ...) by the player's result.
     Incremental MERGE; each run recomputes whole months from the last one published. -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='merge',
-    unique_key=['player', 'year', 'month', 'time_class', 'termination_reason', 'my_result'],
-    partition_by=['year', 'month'],
-    properties={'partitioning': "ARRAY['year', 'month']"},
-    merge_partition_floor=true,
-    on_schema_change='fail',
-    pre_hook="{{ chess_full_reload_hook() }}",
-) }}
+{{ config(unique_key=['player', 'year', 'month', 'time_class', 'termination_reason', 'my_result']) }}
 
 with
 

@@ -1,16 +1,7 @@
 {#- Rapid games per player and local day: totals and every game as a struct, in end-time
     order. Incremental MERGE on (player, game_date): each run recomputes whole days from
     the newest day already published (minus chess_lookback_days) onwards. -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='merge',
-    unique_key=['player', 'game_date'],
-    partition_by=['year', 'month'],
-    properties={'partitioning': "ARRAY['year', 'month']"},
-    merge_partition_floor=true,
-    on_schema_change='fail',
-    pre_hook="{{ chess_full_reload_hook() }}",
-) }}
+{{ config(unique_key=['player', 'game_date']) }}
 
 with
 

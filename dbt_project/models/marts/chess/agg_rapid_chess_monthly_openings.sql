@@ -6,9 +6,7 @@
 {{ config(
     materialized=('incremental' if target.type == 'spark' else 'table'),
     incremental_strategy=('insert_overwrite' if target.type == 'spark' else none),
-    partition_by=['year', 'month'],
-    properties={'partitioning': "ARRAY['year', 'month']"},
-    on_schema_change='fail',
+    merge_partition_floor=false,
 ) }}
 
 with

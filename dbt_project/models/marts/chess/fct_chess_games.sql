@@ -1,16 +1,7 @@
 {#- One row per game per tracked player, from that player's side of the board (the
     seed's fct_chess_games plus `player`). Incremental MERGE on (player, uuid): each run
     re-reads only the last few days per player (chess_lookback_days) and new players. -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='merge',
-    unique_key=['player', 'uuid'],
-    partition_by=['year', 'month'],
-    properties={'partitioning': "ARRAY['year', 'month']"},
-    merge_partition_floor=true,
-    on_schema_change='fail',
-    pre_hook="{{ chess_full_reload_hook() }}",
-) }}
+{{ config(unique_key=['player', 'uuid']) }}
 
 with
 

@@ -3,7 +3,9 @@
 {{ config(
     materialized=('incremental' if target.type == 'spark' else 'table'),
     incremental_strategy=('insert_overwrite' if target.type == 'spark' else none),
-    on_schema_change='fail',
+    partition_by=none,
+    properties={},
+    merge_partition_floor=false,
 ) }}
 
 {{ ranked_openings('worst', n=5) }}

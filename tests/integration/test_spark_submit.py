@@ -1,0 +1,161 @@
+"""The ingestion job under its real launchers: `spark-submit`, and the AWS Glue argument form.
+
+Each test starts a real spark-submit (a JVM of its own) against the API sandbox, with the
+Spark properties written by `lakehouse spark-conf`, and reads the result back with
+pyiceberg. The Glue test puts AWS Glue's own Python library (`awsglue`, installed by
+`make setup` into .venv/glue-libs) on the path, so the job resolves its arguments with
+`getResolvedOptions` exactly as on Glue, Glue's own parameters included.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from spark_jobs.sandbox.chesscom import ChessComApp, ChessComStore
+from spark_jobs.sandbox.chesscom_generator import generate_history_until
+from spark_jobs.sandbox.server import SandboxServer
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+JOB = ROOT / "spark_jobs" / "jobs" / "chesscom_ingest.py"
+GLUE_LIBS = ROOT / ".venv" / "glue-libs"
+PLAYER = "submit_player"
+NOW = datetime.now(UTC)
+
+
+def _month(months_back: int) -> str:
+    y, m = NOW.year, NOW.month - months_back
+    while m < 1:
+        y, m = y - 1, m + 12
+    return f"{y:04d}-{m:02d}"
+
+
+@pytest.fixture(scope="module")
+def store() -> ChessComStore:
+    store = ChessComStore()
+    store.add_player(PLAYER, generate_history_until(PLAYER, _month(2), NOW))
+    return store
+
+
+@pytest.fixture(scope="module")
+def api(store: ChessComStore) -> Iterator[str]:
+    with SandboxServer() as server:
+        server.mount("chesscom", ChessComApp(store))
+        yield server.base_url("chesscom")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("submit-lakehouse")
+
+
+def _env(home: Path | None, api: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEHOUSE_", "PYSPARK_"))}
+    env.update(
+        CHESSCOM_API_BASE=api,
+        CHESSCOM_USER_AGENT="lakehouse-tests/0.1 (tests@example.com)",
+        SPARK_LOCAL_IP="127.0.0.1",
+        PYSPARK_PYTHON=sys.executable,
+        PYSPARK_DRIVER_PYTHON=sys.executable,
+    )
+    if home is not None:
+        env["LAKEHOUSE_HOME"] = str(home)
+    return env
+
+
+@pytest.fixture(scope="module")
+def properties(home: Path, api: str) -> Path:
+    """The properties file, written the way users and the Airflow DAGs write it."""
+    path = home / "spark" / "lakehouse.conf"
+    done = subprocess.run(
+        [str(BIN / "lakehouse"), "spark-conf", "--output", str(path)],
+        env=_env(home, api), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = path.read_text()
+    assert "spark.jars=" in text and f"jdbc:sqlite:{home}" in text
+    assert "password" not in text and "secret" not in text
+    return path
+
+
+def _submit(properties: Path, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    command = [
+        str(BIN / "spark-submit"),
+        "--properties-file", str(properties),
+        "--conf", "spark.sql.shuffle.partitions=3",
+        str(JOB), *args,
+    ]  # fmt: skip
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=600, check=False, cwd=ROOT
+    )
+
+
+def _bronze_games(home: Path, month: str) -> set[str]:
+    from pyiceberg.expressions import EqualTo
+
+    from spark_jobs.common.catalog import load_pyiceberg_catalog
+    from spark_jobs.settings import load_settings
+
+    catalog = load_pyiceberg_catalog(load_settings({"LAKEHOUSE_HOME": str(home)}))
+    rows = (
+        catalog.load_table("bronze.chesscom_games")
+        .scan(row_filter=EqualTo("player", PLAYER), selected_fields=("uuid", "end_time"))
+        .to_arrow()
+        .to_pylist()
+    )
+    return {r["uuid"] for r in rows if r["end_time"].strftime("%Y-%m") == month}
+
+
+def _sandbox_games(store: ChessComStore, month: str) -> set[str]:
+    return {g["uuid"] for g in store.games(PLAYER, month)}
+
+
+def test_spark_submit_runs_the_job_unchanged(
+    store: ChessComStore, api: str, home: Path, properties: Path
+) -> None:
+    month = _month(1)
+    args = ["--players", PLAYER, "--from", month, "--to", month]
+    done = _submit(properties, args, _env(home, api))
+    assert done.returncode == 0, done.stdout + done.stderr[-4000:]
+    assert "games merged" in done.stdout
+    expected = _sandbox_games(store, month)
+    assert expected and _bronze_games(home, month) == expected
+    assert not _bronze_games(home, _month(0)), "only the requested month is ingested"
+
+
+def test_glue_argument_form(store: ChessComStore, api: str, home: Path, properties: Path) -> None:
+    """Glue's parameters, its own ones included, and settings passed as job parameters."""
+    assert (GLUE_LIBS / "awsglue" / "utils.py").exists(), "run `make setup` (installs awsglue)"
+    month = _month(2)
+    env = _env(None, api)  # LAKEHOUSE_HOME arrives as a Glue job parameter instead
+    env["PYTHONPATH"] = str(GLUE_LIBS)
+    args = [
+        "--JOB_NAME", "chesscom_ingest",
+        "--job-bookmark-option", "job-bookmark-disable",
+        "--TempDir", str(home / "glue-tmp"),
+        "--LAKEHOUSE_HOME", str(home),
+        "--players", PLAYER,
+        "--from", month,
+        "--to", month,
+        "--refresh", "true",
+    ]  # fmt: skip
+    done = _submit(properties, args, env)
+    assert done.returncode == 0, done.stdout + done.stderr[-4000:]
+    expected = _sandbox_games(store, month)
+    assert expected and _bronze_games(home, month) == expected
+
+
+def test_bad_arguments_exit_2_naming_the_option(api: str, home: Path, properties: Path) -> None:
+    done = _submit(properties, ["--from", "2024-01"], _env(home, api))
+    assert done.returncode == 2
+    # spark-submit merges the Python driver's stderr into its stdout.
+    assert "required: --players" in done.stdout + done.stderr

@@ -1,0 +1,237 @@
+"""The Chess dashboard end to end: demo -> marts -> Superset -> a real headless Chromium.
+
+One throwaway lakehouse for the module: `lakehouse demo --no-serve` (sandbox, ingest, dbt
+marts, dashboards import) runs as a user would run it; then Superset is served on a free
+port and tests/browser/check_dashboard.mjs (playwright-core driving Debian's
+/usr/bin/chromium) logs in and opens the dashboard. Every process started here is stopped
+by process group, also on failure. The screenshot lands in
+test-output/superset/chess_dashboard.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+import yaml
+
+from spark_jobs.common.catalog import load_pyiceberg_catalog
+from spark_jobs.dashboards import BUNDLE_DIR, admin_password_file
+from spark_jobs.serving import duckdb_config, serving_path
+from spark_jobs.settings import load_settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
+ROOT = Path(__file__).resolve().parents[2]
+LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
+BROWSER_DIR = ROOT / "tests" / "browser"
+OUTPUT = ROOT / "test-output" / "superset"
+CHARTS = [yaml.safe_load(p.read_text()) for p in (BUNDLE_DIR / "charts").glob("*.yaml")]
+
+
+@dataclass
+class Lakehouse:
+    home: Path
+    env: dict[str, str]
+    demo_output: str
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    drop = ("CHESSCOM_", "LAKEHOUSE_", "SUPERSET_", "TRINO_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(LAKEHOUSE_HOME=str(home), SPARK_LOCAL_IP="127.0.0.1", **extra)
+    return env
+
+
+def _lakehouse(args: list[str], env: dict[str, str], cwd: Path, timeout: int = 300):
+    return subprocess.run(
+        [LAKEHOUSE, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def lakehouse(tmp_path_factory: pytest.TempPathFactory) -> Lakehouse:
+    home = tmp_path_factory.mktemp("superset-lakehouse")
+    env = _env(home)
+    since = time.strftime("%Y-%m", time.gmtime(time.time() - 183 * 86400))
+    start = time.monotonic()
+    demo = _lakehouse(["demo", "--no-serve", "--since", since], env, home, timeout=1500)
+    assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-4000:]
+    print(f"demo --no-serve: {time.monotonic() - start:.0f} s")
+    return Lakehouse(home=home, env=env, demo_output=demo.stdout)
+
+
+def _metadata_counts(home: Path) -> dict[str, object]:
+    con = sqlite3.connect(home / "superset" / "superset.db")
+    try:
+        one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "dashboards": one("select count(*) from dashboards where slug = 'chess'"),
+            "charts": one("select count(*) from slices"),
+            "datasets": one("select count(*) from tables"),
+            "databases": one("select count(*) from dbs"),
+            "dashboard_charts": one("select count(*) from dashboard_slices"),
+            "uri": one("select sqlalchemy_uri from dbs"),
+            "extra": one("select extra from dbs"),
+        }
+    finally:
+        con.close()
+
+
+def test_admin_password_is_generated_private_and_printed_once(lakehouse: Lakehouse) -> None:
+    path = admin_password_file(load_settings({"LAKEHOUSE_HOME": str(lakehouse.home)}))
+    password = path.read_text().strip()
+    assert password.lower() != "admin" and len(password) >= 16
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert password in lakehouse.demo_output  # shown once, when the user was created
+    assert "lakehouse dashboards serve" in lakehouse.demo_output
+
+
+def test_reimport_is_idempotent(lakehouse: Lakehouse) -> None:
+    before = _metadata_counts(lakehouse.home)
+    assert before["uri"].startswith("duckdb:///") and before["dashboards"] == 1
+    assert before["charts"] == len(CHARTS) == before["dashboard_charts"]
+
+    again = _lakehouse(["dashboards", "import"], lakehouse.env, lakehouse.home)
+    assert again.returncode == 0, again.stdout + again.stderr
+    password = (lakehouse.home / "superset" / "admin_password").read_text().strip()
+    assert password not in again.stdout + again.stderr  # never shown again
+    after = _metadata_counts(lakehouse.home)
+    assert after == before  # same rows, same connection: nothing duplicated
+
+
+def test_datasets_list_the_columns_of_the_marts(lakehouse: Lakehouse) -> None:
+    import duckdb
+
+    settings = load_settings({"LAKEHOUSE_HOME": str(lakehouse.home)})
+    con = duckdb.connect(str(serving_path(settings)), read_only=True, config=duckdb_config())
+    for path in (BUNDLE_DIR / "datasets").rglob("*.yaml"):
+        dataset = yaml.safe_load(path.read_text())
+        physical = [c["column_name"] for c in dataset["columns"] if not c["expression"]]
+        actual = [r[0] for r in con.execute(f"describe marts.{dataset['table_name']}").fetchall()]
+        assert physical == actual, dataset["table_name"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def superset_url(lakehouse: Lakehouse) -> Iterator[str]:
+    port = _free_port()
+    log = (lakehouse.home / "superset-serve.log").open("w")
+    proc = subprocess.Popen(
+        [LAKEHOUSE, "dashboards", "serve", "--port", str(port)],
+        env=lakehouse.env,
+        cwd=lakehouse.home,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None, (lakehouse.home / "superset-serve.log").read_text()
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=5) as res:
+                    if res.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "Superset did not answer /health in 180 s"
+            time.sleep(1)
+        yield url
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _expected_numbers(home: Path) -> dict[str, str]:
+    """The big numbers as the marts give them (pyiceberg, not Superset's SQL)."""
+    catalog = load_pyiceberg_catalog(load_settings({"LAKEHOUSE_HOME": str(home)}))
+    games = catalog.load_table("marts.fct_chess_games").scan().to_arrow()
+    ratings = (
+        catalog.load_table("marts.agg_chess_rating_daily")
+        .scan(row_filter="time_class == 'rapid'")
+        .to_arrow()
+    )
+    latest = pc.max(ratings["game_date"])
+    current = ratings.filter(pc.equal(ratings["game_date"], latest))["rating"][0].as_py()
+    wins = pc.sum(pc.equal(games["my_result"], "win")).as_py()
+    return {
+        "Current rapid rating": str(current),
+        "Games played": f"{games.num_rows:,}",
+        "Wins": f"{wins:,}",
+    }
+
+
+def test_chess_dashboard_renders_in_chromium(lakehouse: Lakehouse, superset_url: str) -> None:
+    node = shutil.which("node")
+    assert node, "Node.js is needed for the browser test: run `make setup`"
+    assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), "run `make setup`"
+    assert Path("/usr/bin/chromium").exists(), "Debian chromium missing: run `make setup`"
+    screenshot = OUTPUT / "chess_dashboard.png"
+    screenshot.unlink(missing_ok=True)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SUPERSET_", "LAKEHOUSE_"))},
+        "SUPERSET_URL": superset_url,
+        "SUPERSET_USER": "admin",
+        "SUPERSET_PASSWORD": (lakehouse.home / "superset" / "admin_password").read_text().strip(),
+        "EXPECTED_CHARTS": str(len(CHARTS)),
+        "SCREENSHOT": str(screenshot),
+    }
+    start = time.monotonic()
+    run = subprocess.run(
+        [node, str(BROWSER_DIR / "check_dashboard.mjs")],
+        env=env,
+        cwd=BROWSER_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        start_new_session=True,
+    )
+    print(f"browser check: {time.monotonic() - start:.0f} s")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    report = json.loads(run.stdout)
+
+    charts = {c["name"]: c for c in report["charts"]}
+    assert sorted(charts) == sorted(c["slice_name"] for c in CHARTS)
+    for name, chart in charts.items():
+        assert chart["error"] is None, f"{name}: {chart['error']}"
+        assert chart["rendered"], f"{name} did not render: {chart['text']}"
+    statuses = [r["status"] for r in report["chartData"]]
+    assert len(statuses) >= len(CHARTS)
+    assert all(200 <= s < 300 for s in statuses), report["chartData"]
+    assert report["failedRequests"] == []
+
+    for title, value in _expected_numbers(lakehouse.home).items():
+        assert charts[title]["bigNumber"] == value, title
+    assert screenshot.stat().st_size > 50_000

@@ -1,0 +1,126 @@
+"""Job arguments: plain argparse under spark-submit, Glue's getResolvedOptions on Glue."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from spark_jobs.common.session import render_properties, submit_properties
+from spark_jobs.jobs.args import parse_job_args
+from spark_jobs.jobs.chesscom_ingest import build_parser
+from spark_jobs.settings import load_settings
+
+GLUE_LIBS = Path(__file__).resolve().parents[2] / ".venv" / "glue-libs"
+
+
+@pytest.fixture(scope="module")
+def get_resolved_options():
+    """AWS Glue's real `getResolvedOptions` (installed by `make setup`), imported in isolation."""
+    assert (GLUE_LIBS / "awsglue").is_dir(), "run `make setup` (installs awsglue into .venv)"
+    sys.path.insert(0, str(GLUE_LIBS))
+    try:
+        yield importlib.import_module("awsglue.utils").getResolvedOptions
+    finally:
+        sys.path.remove(str(GLUE_LIBS))
+        for name in [m for m in sys.modules if m == "awsglue" or m.startswith("awsglue.")]:
+            del sys.modules[name]
+
+
+def test_plain_command_line() -> None:
+    args = parse_job_args(build_parser(), ["--players", "a,b", "--from", "2024-01", "--refresh"])
+    assert (args.players, args.month_from, args.month_to, args.refresh) == (
+        "a,b",
+        "2024-01",
+        None,
+        True,
+    )
+
+
+def test_plain_command_line_is_strict(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse_job_args(build_parser(), ["--players", "a", "--frm", "2024-01"])
+    assert exc.value.code == 2
+    assert "--frm" in capsys.readouterr().err
+
+
+def test_glue_parameters(get_resolved_options, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAKEHOUSE_WAREHOUSE", raising=False)
+    argv = [
+        "--JOB_NAME", "chesscom_ingest",
+        "--JOB_RUN_ID", "jr_123",
+        "--job-bookmark-option", "job-bookmark-disable",
+        "--TempDir", "s3://bucket/tmp",
+        "--players", "hikaru",
+        "--from", "2024-01",
+        "--refresh", "false",
+        "--LAKEHOUSE_WAREHOUSE", "s3://bucket/lake",
+    ]  # fmt: skip
+    args = parse_job_args(build_parser(), argv, resolver=get_resolved_options)
+    assert (args.players, args.month_from, args.month_to, args.refresh) == (
+        "hikaru",
+        "2024-01",
+        None,
+        False,
+    )
+    assert os.environ["LAKEHOUSE_WAREHOUSE"] == "s3://bucket/lake"
+
+
+def test_glue_flag_true_and_missing_required(get_resolved_options) -> None:
+    argv = ["--JOB_NAME", "j", "--players", "a", "--refresh", "true"]
+    assert parse_job_args(build_parser(), argv, resolver=get_resolved_options).refresh is True
+    with pytest.raises(SystemExit) as exc:
+        parse_job_args(build_parser(), ["--JOB_NAME", "j"], resolver=get_resolved_options)
+    assert exc.value.code == 2
+
+
+def test_submit_properties_never_hold_secrets(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "LAKEHOUSE_HOME": str(tmp_path),
+            "LAKEHOUSE_CATALOG": "postgres",
+            "LAKEHOUSE_CATALOG_URI": "jdbc:postgresql://db:5432/iceberg",
+            "LAKEHOUSE_CATALOG_USER": "iceberg",
+            "LAKEHOUSE_CATALOG_PASSWORD": "pg-secret-value",
+            "LAKEHOUSE_WAREHOUSE": "s3://bucket/lake",
+            "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "aws-secret-value",
+        }
+    )
+    props = submit_properties(settings)
+    text = render_properties(props, "header line")
+    assert "pg-secret-value" not in text and "aws-secret-value" not in text
+    assert "AKIAEXAMPLE" not in text
+    assert props["spark.sql.catalog.lake.uri"] == "jdbc:postgresql://db:5432/iceberg"
+    assert props["spark.sql.catalog.lake.jdbc.user"] == "iceberg"
+    assert "postgresql.jar" in props["spark.jars"]
+    assert text.startswith("# header line\n")
+
+
+def test_package_zip_is_importable(tmp_path: Path) -> None:
+    """The archive for --py-files / Glue's --extra-py-files holds an importable package."""
+    import subprocess
+
+    from spark_jobs.jobs.package import build_zip
+
+    archive = build_zip(tmp_path / "spark_jobs.zip")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "import spark_jobs.jobs.chesscom_ingest as job; "
+        "print(job.__file__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code, str(archive)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    # -S: no site-packages, so the editable install cannot stand in for the archive.
+    assert done.stdout.startswith(str(archive)), done.stderr
+    import zipfile
+
+    names = zipfile.ZipFile(archive).namelist()
+    assert "spark_jobs/jobs/chesscom_ingest.py" in names
+    assert "spark_jobs/conf/log4j2.properties" in names
+    assert not [n for n in names if "__pycache__" in n]
