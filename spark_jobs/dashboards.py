@@ -21,12 +21,10 @@ once, stored in $LAKEHOUSE_HOME/superset/admin_password (mode 0600) and printed 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Mapping
@@ -34,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spark_jobs.common.files import write_atomic
 from spark_jobs.settings import Settings, SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -93,17 +92,7 @@ def admin_password_file(settings: Settings) -> Path:
 
 def write_secret(path: Path, value: str) -> None:
     """Write `value` to `path` atomically with mode 0600 (never readable by others)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(value + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, value + "\n", mode=0o600)
 
 
 def admin_password(settings: Settings, env: Mapping[str, str] | None = None) -> tuple[str, bool]:
