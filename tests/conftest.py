@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def recent_month(months_back: int, now: datetime | None = None) -> str:
+    """The UTC month `months_back` months before `now` (default: now), as YYYY-MM."""
+    now = now or datetime.now(UTC)
+    y, m = now.year, now.month - months_back
+    while m < 1:
+        y, m = y - 1, m + 12
+    return f"{y:04d}-{m:02d}"
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from spark_jobs.common.http import RetryPolicy
 from spark_jobs.sandbox.chesscom import ChessComApp, ChessComStore
 from spark_jobs.sandbox.chesscom_generator import generate_history
 from spark_jobs.sandbox.server import Fault, SandboxServer
+from tests.conftest import recent_month
 
 pytestmark = pytest.mark.spark
 
@@ -32,13 +33,6 @@ RECORDED = {
     ("ham_sammy", "2024-06"): "chess_hair__games_ham_sammy_2024_06.json",
     ("aegboye7", "2025-03"): "chessWrapped__games_aegboye7_2025_03.json",
 }
-
-
-def _recent(months_back: int) -> str:
-    y, m = NOW.year, NOW.month - months_back
-    while m < 1:
-        y, m = y - 1, m + 12
-    return f"{y:04d}-{m:02d}"
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +123,7 @@ def test_recorded_archives_land_typed_and_reruns_add_nothing(spark, sandbox, sto
 
 def test_current_month_is_rechecked_with_a_conditional_request(spark, sandbox, store) -> None:
     player = "fictional_fischer"
-    store.add_player(player, generate_history(player, _recent(5), THIS_MONTH, seed=3))
+    store.add_player(player, generate_history(player, recent_month(5), THIS_MONTH, seed=3))
     first = _ingest(spark, sandbox, [player])
     assert first.ok, first.errors
     assert first.results[0].months_changed == 6
@@ -252,14 +246,14 @@ def test_403_without_contact_user_agent_says_how_to_fix(sandbox) -> None:
 
 def test_state_lives_in_the_lakehouse(spark, sandbox, store) -> None:
     player = "state_keeper"
-    store.add_player(player, generate_history(player, _recent(2), THIS_MONTH, seed=8))
+    store.add_player(player, generate_history(player, recent_month(2), THIS_MONTH, seed=8))
     report = _ingest(spark, sandbox, [player])
     assert report.ok
     state = spark.sql(
         "select period, etag, is_final from lake.raw.ingest_state "
         f"where source = 'chesscom' and account = '{player}' order by period"
     ).collect()
-    assert [s.period for s in state] == [_recent(2), _recent(1), THIS_MONTH]
+    assert [s.period for s in state] == [recent_month(2), recent_month(1), THIS_MONTH]
     assert all(s.etag for s in state)
     assert state[-1].is_final is False  # the current month is never final
     last = spark.sql(

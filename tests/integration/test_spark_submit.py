@@ -21,6 +21,7 @@ import pytest
 from spark_jobs.sandbox.chesscom import ChessComApp, ChessComStore
 from spark_jobs.sandbox.chesscom_generator import generate_history_until
 from spark_jobs.sandbox.server import SandboxServer
+from tests.conftest import recent_month
 
 pytestmark = pytest.mark.slow
 
@@ -32,17 +33,10 @@ PLAYER = "submit_player"
 NOW = datetime.now(UTC)
 
 
-def _month(months_back: int) -> str:
-    y, m = NOW.year, NOW.month - months_back
-    while m < 1:
-        y, m = y - 1, m + 12
-    return f"{y:04d}-{m:02d}"
-
-
 @pytest.fixture(scope="module")
 def store() -> ChessComStore:
     store = ChessComStore()
-    store.add_player(PLAYER, generate_history_until(PLAYER, _month(2), NOW))
+    store.add_player(PLAYER, generate_history_until(PLAYER, recent_month(2), NOW))
     return store
 
 
@@ -122,20 +116,20 @@ def _sandbox_games(store: ChessComStore, month: str) -> set[str]:
 def test_spark_submit_runs_the_job_unchanged(
     store: ChessComStore, api: str, home: Path, properties: Path
 ) -> None:
-    month = _month(1)
+    month = recent_month(1)
     args = ["--players", PLAYER, "--from", month, "--to", month]
     done = _submit(properties, args, _env(home, api))
     assert done.returncode == 0, done.stdout + done.stderr[-4000:]
     assert "games merged" in done.stdout
     expected = _sandbox_games(store, month)
     assert expected and _bronze_games(home, month) == expected
-    assert not _bronze_games(home, _month(0)), "only the requested month is ingested"
+    assert not _bronze_games(home, recent_month(0)), "only the requested month is ingested"
 
 
 def test_glue_argument_form(store: ChessComStore, api: str, home: Path, properties: Path) -> None:
     """Glue's parameters, its own ones included, and settings passed as job parameters."""
     assert (GLUE_LIBS / "awsglue" / "utils.py").exists(), "run `make setup` (installs awsglue)"
-    month = _month(2)
+    month = recent_month(2)
     env = _env(None, api)  # LAKEHOUSE_HOME arrives as a Glue job parameter instead
     env["PYTHONPATH"] = str(GLUE_LIBS)
     args = [
