@@ -10,17 +10,21 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # AWS Glue's Python library, off the default path: jobs see it only via PYTHONPATH.
 GLUE_LIBS := $(VENV)/glue-libs/.installed
+# The download cache (Maven jars, Trino, the S3 server), shared by every clone.
+export LAKEHOUSE_CACHE ?= $(HOME)/.cache/lakehouse
+JARS_STAMP  := $(LAKEHOUSE_CACHE)/jars/.installed
+STACK_STAMP := $(LAKEHOUSE_CACHE)/.stack-installed
 PYTEST_ARGS ?=
 
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: help setup system-deps airflow-env superset-env test lint fmt demo bench dist \
-	airflow dashboards clean
+.PHONY: help setup system-deps jars stack-deps airflow-env superset-env test lint fmt demo \
+	bench dist airflow dashboards stack-up stack-down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
-setup: system-deps $(STAMP) $(GLUE_LIBS) airflow-env superset-env ## Install everything where missing
+setup: system-deps $(STAMP) jars stack-deps $(GLUE_LIBS) airflow-env superset-env ## Install everything where missing
 
 system-deps:
 	@bash infra/setup/system-deps.sh
@@ -37,6 +41,18 @@ $(STAMP): pyproject.toml constraints.txt
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
+
+jars: $(JARS_STAMP) ## Copy the pinned Spark jars (Iceberg, S3FileIO, JDBC) into the cache
+
+$(JARS_STAMP): infra/maven/pom.xml | $(STAMP)
+	$(BIN)/python -m spark_jobs.common.artifacts spark-jars
+	@touch $(JARS_STAMP)
+
+stack-deps: $(STACK_STAMP) ## Download Trino and build the S3 server for `lakehouse stack`
+
+$(STACK_STAMP): infra/maven/pom.xml infra/go/go.mod infra/go/go.sum | $(STAMP)
+	$(BIN)/python -m spark_jobs.common.artifacts trino s3-server
+	@touch $(STACK_STAMP)
 
 $(GLUE_LIBS): $(STAMP) infra/glue/requirements-local.txt
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --upgrade \
@@ -73,6 +89,12 @@ dashboards: setup ## Import the Superset dashboards and serve them on localhost:
 
 bench: setup ## Benchmarks (1M games raw -> bronze, incremental request count)
 	$(BIN)/python -m benchmarks.run
+
+stack-up: setup ## Start the production-shaped stack on loopback (PostgreSQL, S3, Trino, Spark)
+	$(BIN)/lakehouse stack up
+
+stack-down: ## Stop the stack
+	$(BIN)/lakehouse stack down
 
 clean: ## Remove the local lakehouse and build outputs (keeps the venv)
 	rm -rf .lakehouse .pytest_cache spark-warehouse metastore_db derby.log dist test-output

@@ -259,17 +259,36 @@ def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str)
     show_default=True,
     help="json prints one array of row objects.",
 )
-def sql(query: str, fmt: str) -> None:
-    """Run a Spark SQL QUERY on the lakehouse and print the result.
+@click.option(
+    "-e",
+    "--engine",
+    type=click.Choice(["spark", "trino"]),
+    default="spark",
+    show_default=True,
+    help="spark: an embedded Spark session; trino: the Trino server at "
+    "TRINO_HOST:TRINO_PORT (`lakehouse stack env` sets them).",
+)
+def sql(query: str, fmt: str, engine: str) -> None:
+    """Run a SQL QUERY on the lakehouse and print the result.
 
     Tables are addressed as lake.<namespace>.<table> (or <namespace>.<table>: `lake` is
-    the default catalog).
+    the default catalog). Spark SQL by default; Trino SQL with --engine trino.
 
     \b
     Examples:
       lakehouse sql "select count(*) from lake.bronze.chesscom_games"
       lakehouse sql "show tables in lake.bronze" --format json
+      lakehouse sql -e trino "select * from lake.marts.agg_chess_rating_daily limit 5"
     """
+    if engine == "trino":
+        from spark_jobs.trino_sql import TrinoQueryError, run_trino_query
+
+        try:
+            columns, rows = run_trino_query(query)
+        except TrinoQueryError as exc:
+            _fail(str(exc))
+        click.echo(format_rows(columns, rows, fmt))
+        return
     from pyspark.errors import PySparkException
 
     settings = _settings()
@@ -354,6 +373,99 @@ def status() -> None:
     click.echo(format_rows(df.columns, df.collect(), "table"))
 
 
+# ---------------------------------------------------------------------------- stack
+def _stack():
+    from spark_jobs.stack.services import Stack, StackError
+
+    settings = _settings()
+    try:
+        return Stack(settings.home)
+    except StackError as exc:
+        _fail(str(exc))
+
+
+@main.group()
+def stack() -> None:
+    """The production-shaped stack on this machine, without Docker.
+
+    \b
+    PostgreSQL (the Iceberg JDBC catalog), an S3 server (versitygw, the warehouse),
+    Trino 476 (dbt's production target, SQL, dashboards) and a Spark standalone master
+    and worker, on loopback, from pinned distributions downloaded once into
+    ~/.cache/lakehouse. State, logs and generated credentials (mode 0600) live under
+    $LAKEHOUSE_HOME/stack. Ports: LAKEHOUSE_STACK_{POSTGRES,S3,TRINO,SPARK}_PORT.
+
+    \b
+    Examples:
+      lakehouse stack up
+      eval "$(lakehouse stack env)"
+      lakehouse ingest chesscom -p hikaru
+      lakehouse transform --target trino
+      lakehouse sql --engine trino "select count(*) from lake.marts.fct_chess_games"
+      lakehouse stack down
+    """
+
+
+@stack.command("up")
+@click.option(
+    "--only",
+    multiple=True,
+    type=click.Choice(["postgres", "s3", "trino", "spark"]),
+    help="Start only these services (repeatable); default all.",
+)
+def stack_up(only: Sequence[str]) -> None:
+    """Start every service that is not running; returns when each one answers.
+
+    Idempotent: running services are checked, not restarted. The first run downloads
+    Trino and builds the S3 server (`make setup` does it ahead).
+    """
+    from spark_jobs.settings import SettingsError
+    from spark_jobs.stack.services import StackError
+
+    st = _stack()
+    click.echo(f"stack under {st.cfg.root}:")
+    try:
+        st.up(echo=click.echo, only=set(only) or None)
+    except (StackError, SettingsError) as exc:
+        _fail(str(exc), EXIT_RUN_FAILED)
+    click.echo('point every command at it: eval "$(lakehouse stack env)"')
+
+
+@stack.command("down")
+def stack_down() -> None:
+    """Stop the services `stack up` started (data is kept for the next `up`)."""
+    st = _stack()
+    st.down(echo=click.echo)
+    click.echo("stack stopped")
+
+
+@stack.command("status")
+def stack_status() -> None:
+    """Show each service, its state and its endpoint; exit 1 if any is not ready."""
+    st = _stack()
+    rows = st.status()
+    click.echo(format_rows(["service", "state", "endpoint"], rows, "table"))
+    if any(state != "ready" for _, state, _ in rows):
+        sys.exit(EXIT_RUN_FAILED)
+
+
+@stack.command("env")
+def stack_env() -> None:
+    """Print `export` lines that point every command at the stack (for eval).
+
+    \b
+    Sets the catalog (PostgreSQL), the warehouse (s3://lakehouse/warehouse on the S3
+    server) and its keys, the Spark master, Trino (TRINO_*), dbt's target (trino) and
+    the dashboards' engine (trino). Contains the stack's generated secrets: eval it,
+    do not commit it.
+    """
+    import shlex
+
+    st = _stack()
+    for key, value in st.env().items():
+        click.echo(f"export {key}={shlex.quote(value)}")
+
+
 # ------------------------------------------------------------------------- sandbox
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -390,10 +502,12 @@ def sandbox(host: str, port: int, players: Sequence[str], since: str, verbose: b
 @click.option(
     "--target",
     type=click.Choice(["local", "trino"]),
+    envvar="LAKEHOUSE_DBT_TARGET",
     default="local",
     show_default=True,
     help="local: embedded Spark (dbt-spark session mode) on the lakehouse catalog; "
-    "trino: the production Trino (TRINO_HOST, TRINO_PORT, TRINO_USER, TRINO_CATALOG).",
+    "trino: the production Trino (TRINO_HOST, TRINO_PORT, TRINO_USER, TRINO_CATALOG). "
+    "Default from LAKEHOUSE_DBT_TARGET.",
 )
 @click.option("-s", "--select", metavar="SELECTOR", help="dbt selection, e.g. 'fct_chess_games+'.")
 @click.option(

@@ -131,7 +131,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if warehouse.startswith("/"):
         warehouse = Path(warehouse).as_uri()
     if warehouse.startswith("s3a://"):
-        # pyiceberg and Trino write s3:// locations; Spark maps s3:// to S3A (see session.py).
+        # Iceberg's S3FileIO, pyiceberg and Trino all read and write s3:// locations.
         warehouse = "s3://" + warehouse[len("s3a://") :]
 
     catalog_uri = env.get("LAKEHOUSE_CATALOG_URI")

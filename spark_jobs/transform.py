@@ -115,10 +115,11 @@ def _failures(result: Any) -> list[str]:
     for r in getattr(result.result, "results", None) or []:
         status = str(getattr(r.status, "value", r.status))
         if status in ("error", "fail", "runtime error"):
-            node = r.node
-            kind = "unit test" if node.resource_type == "unit_test" else node.resource_type
+            node = getattr(r, "node", None)  # a run-operation's result has none
+            kind = "unit test" if node and node.resource_type == "unit_test" else None
+            label = f"{kind or node.resource_type} {node.name}" if node else "operation"
             first = (r.message or "").strip().splitlines()
-            lines.append(f"{kind} {node.name} {status.upper()}: {first[0] if first else ''}")
+            lines.append(f"{label} {status.upper()}: {first[0] if first else ''}")
     if not lines and not result.success:
         lines.append("dbt reported a failure (see the log above)")
     return lines
@@ -210,6 +211,44 @@ def _bronze_watermark(spark, dbt_vars: dict[str, Any]) -> tuple[Any, int | None]
     return watermark, (needed if needed > default else None)
 
 
+def _create_empty(
+    settings: Settings,
+    target: str,
+    missing: Sequence[str],
+    dbt_vars: dict[str, Any],
+    echo: Callable[[str], None],
+    report: TransformReport,
+) -> bool:
+    """Create marts that do not exist yet, empty (`dbt build --empty`), models only.
+
+    Unit tests of incremental models read the columns of `this`, which must exist; and on
+    Spark the audit branch needs a table to branch from.
+    """
+    if not missing:
+        return True
+    echo(f"creating empty marts (first run): {', '.join(missing)}")
+    boot = _invoke(
+        settings,
+        "build",
+        target,
+        [
+            "--empty",
+            "--select",
+            " ".join(f"+{m}" for m in missing),
+            "--exclude-resource-type",
+            "test",
+            "--exclude-resource-type",
+            "unit_test",
+            "--vars",
+            json.dumps(dbt_vars),
+        ],
+    )
+    if not boot.success:
+        report.failures = _failures(boot)
+        return False
+    return True
+
+
 def _run_local(
     settings: Settings,
     select: str | None,
@@ -228,27 +267,8 @@ def _run_local(
         return EXIT_BAD_INPUT
     marts = mart_models(settings, "local")
     missing = [m for m in marts if main_snapshots(spark, [m])[m] is None]
-    if missing:
-        echo(f"creating empty marts (first run): {', '.join(missing)}")
-        boot = _invoke(
-            settings,
-            "build",
-            "local",
-            [
-                "--empty",
-                "--select",
-                " ".join(f"+{m}" for m in missing),
-                "--exclude-resource-type",
-                "test",
-                "--exclude-resource-type",
-                "unit_test",
-                "--vars",
-                json.dumps(dbt_vars),
-            ],
-        )
-        if not boot.success:
-            report.failures = _failures(boot)
-            return EXIT_FAILED
+    if not _create_empty(settings, "local", missing, dbt_vars, echo, report):
+        return EXIT_FAILED
     _prepare_branches(spark, marts)
     watermark, lookback = _bronze_watermark(spark, dbt_vars)
     if lookback is not None:
@@ -302,12 +322,24 @@ def _run_trino(
     echo: Callable[[str], None],
     report: TransformReport,
 ) -> int:
+    from spark_jobs.trino_sql import TrinoQueryError, run_trino_query
+
     audit_vars = {**dbt_vars, "marts_schema": AUDIT_SCHEMA}
+    try:
+        _, rows = run_trino_query(
+            f"select table_name from {CATALOG_NAME}.information_schema.tables "
+            f"where table_schema = '{AUDIT_SCHEMA}'"
+        )
+    except TrinoQueryError as exc:
+        echo(f"error: {exc}")
+        return EXIT_BAD_INPUT
+    existing = {r[0] for r in rows}
+    marts = mart_models(settings, "trino")
+    missing = [m for m in marts if m not in existing]
+    if not _create_empty(settings, "trino", missing, audit_vars, echo, report):
+        return EXIT_FAILED
     args = ["--vars", json.dumps(audit_vars)]
-    if select:
-        args += ["--select", select]
-    if full_refresh:
-        args.append("--full-refresh")  # rebuilds the audit copies only
+    before = _trino_snapshots(marts)
     echo(f"write + audit: dbt build into schema {AUDIT_SCHEMA}")
     result = _invoke(settings, "build", "trino", args)
     report.failures = _failures(result)
@@ -319,13 +351,39 @@ def _run_trino(
     echo(f"publish: {AUDIT_SCHEMA} -> {MARTS_SCHEMA}, one atomic replace per mart")
     op_args = json.dumps({"source_schema": AUDIT_SCHEMA, "target_schema": MARTS_SCHEMA})
     published = _invoke(
-        settings, "run-operation", "trino", ["publish_audit_marts", "--args", op_args]
+        settings,
+        "run-operation",
+        "trino",
+        # The same vars as the build: the macro finds the marts by their (audit) schema.
+        ["publish_audit_marts", "--args", op_args, "--vars", json.dumps(audit_vars)],
     )
     if not published.success:
         report.failures = _failures(published)
         return EXIT_FAILED
+    after = _trino_snapshots(marts)
+    for name in marts:
+        report.published[name] = (before.get(name), after.get(name))
+        changed = "published" if after.get(name) != before.get(name) else "unchanged"
+        echo(f"  {MARTS_SCHEMA}.{name}: {changed} (snapshot {after.get(name)})")
     report.ok = True
     return EXIT_OK
+
+
+def _trino_snapshots(marts: Sequence[str]) -> dict[str, int | None]:
+    """Current snapshot id of each published mart on Trino (None: no table yet)."""
+    from spark_jobs.trino_sql import TrinoQueryError, run_trino_query
+
+    out: dict[str, int | None] = {}
+    for name in marts:
+        try:
+            _, rows = run_trino_query(
+                f'select snapshot_id from {CATALOG_NAME}.{MARTS_SCHEMA}."{name}$snapshots" '
+                "order by committed_at desc limit 1"
+            )
+        except TrinoQueryError:
+            rows = []  # the mart does not exist yet
+        out[name] = rows[0][0] if rows else None
+    return out
 
 
 def run_transform(

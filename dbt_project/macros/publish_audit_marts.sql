@@ -5,6 +5,7 @@
     `dbt run-operation publish_audit_marts --args '{source_schema: marts_audit, target_schema: marts}'` -#}
 {% macro publish_audit_marts(source_schema='marts_audit', target_schema='marts') %}
   {%- set published = [] -%}
+  {%- do run_query('create schema if not exists ' ~ target.database ~ '.' ~ target_schema) -%}
   {%- for node in graph.nodes.values()
         if node.resource_type == 'model' and node.config.schema == source_schema
            and node.config.materialized in ('table', 'incremental') -%}

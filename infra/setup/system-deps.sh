@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install the system packages the embedded lakehouse needs, only where missing:
-# Java 17+ for Spark, the SQLite and PostgreSQL JDBC drivers for the Iceberg JDBC catalog,
-# Chromium for the dashboards' browser test (driven by playwright-core, never downloaded).
+# Install the system packages the lakehouse needs, only where missing:
+# Java 17+ for Spark, Maven (copies the pinned jars of infra/maven/pom.xml into the download
+# cache), PostgreSQL's server (the `lakehouse stack` catalog), Chromium for the dashboards'
+# browser test (driven by playwright-core, never downloaded).
 # Idempotent; safe to run on every `make setup`.
 set -euo pipefail
 
@@ -9,8 +10,8 @@ need=()
 if ! command -v java >/dev/null 2>&1; then
   need+=(openjdk-17-jre-headless)
 fi
-[[ -f /usr/share/java/sqlite-jdbc.jar ]] || need+=(libxerial-sqlite-jdbc-java)
-[[ -f /usr/share/java/postgresql.jar ]] || need+=(libpostgresql-jdbc-java)
+command -v mvn >/dev/null 2>&1 || need+=(maven)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
 
 if ((${#need[@]})); then
@@ -25,6 +26,10 @@ if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  # Debian's package starts a cluster of its own on 5432; the stack runs its own server.
+  if [[ " ${need[*]} " == *" postgresql "* ]] && command -v pg_ctlcluster >/dev/null; then
+    $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
+  fi
 fi
 
 java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)

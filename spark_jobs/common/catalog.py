@@ -7,40 +7,30 @@ Spark jobs, dbt and pyiceberg always see the same tables.
 
 from __future__ import annotations
 
-import glob
-import importlib.util
-import os
-from pathlib import Path
-
 from spark_jobs.settings import CATALOG_NAME, Settings, SettingsError
 
-SQLITE_JDBC_JAR = "/usr/share/java/sqlite-jdbc.jar"
-POSTGRES_JDBC_JAR = "/usr/share/java/postgresql.jar"
-S3A_JARS = ("hadoop-aws-3.3.1.jar", "aws-java-sdk-bundle-1.11.901.jar")
+# artifactIds of the pinned jars (infra/maven/pom.xml, execution `spark-jars`).
+ICEBERG_RUNTIME = "iceberg-spark-runtime-3.5_2.12"
+ICEBERG_AWS_BUNDLE = "iceberg-aws-bundle"
+JDBC_DRIVERS = {"embedded": "sqlite-jdbc", "postgres": "postgresql"}
+
+
+def _cached_jar(artifact_id: str) -> str:
+    from spark_jobs.common.artifacts import maven_artifact
+
+    artifact = maven_artifact("spark-jars", artifact_id)
+    if not artifact.path.exists():
+        raise SettingsError(
+            f"{artifact.file_name} is not in the download cache {artifact.folder}: run "
+            "`make setup` once (Maven copies the pinned jars there), or set "
+            "LAKEHOUSE_SPARK_JARS / LAKEHOUSE_SPARK_PACKAGES to your own"
+        )
+    return str(artifact.path)
 
 
 def iceberg_runtime_jar() -> str:
-    """Path of the Iceberg Spark runtime jar shipped by the pinned PyPI package."""
-    spec = importlib.util.find_spec("snowpark_connect_deps_iceberg")
-    if spec is None or not spec.submodule_search_locations:
-        raise SettingsError(
-            "the Iceberg runtime jar package is not installed: run `make setup`, or set "
-            "LAKEHOUSE_SPARK_JARS / LAKEHOUSE_SPARK_PACKAGES to your own Iceberg runtime"
-        )
-    folder = Path(next(iter(spec.submodule_search_locations))) / "jars"
-    # The _2.12 build matches pyspark 3.5; the _2.13 one fails to load.
-    jars = sorted(glob.glob(str(folder / "iceberg-spark-runtime-3.5_2.12-*.jar")))
-    if not jars:
-        raise SettingsError(f"no iceberg-spark-runtime-3.5_2.12 jar under {folder}")
-    return jars[-1]
-
-
-def _s3a_jars() -> list[str]:
-    spec = importlib.util.find_spec("sagemaker_pyspark")
-    if spec is None or not spec.submodule_search_locations:
-        return []
-    folder = Path(next(iter(spec.submodule_search_locations))) / "jars"
-    return [str(folder / j) for j in S3A_JARS if (folder / j).exists()]
+    """Path of the pinned Iceberg Spark runtime jar (Maven, copied by `make setup`)."""
+    return _cached_jar(ICEBERG_RUNTIME)
 
 
 def spark_jars(settings: Settings) -> list[str]:
@@ -51,22 +41,16 @@ def spark_jars(settings: Settings) -> list[str]:
         # The user resolves everything from Maven coordinates instead.
         return []
     jars = [iceberg_runtime_jar()]
-    driver = {"embedded": SQLITE_JDBC_JAR, "postgres": POSTGRES_JDBC_JAR}.get(settings.catalog_type)
+    driver = JDBC_DRIVERS.get(settings.catalog_type)
     if driver:
-        if not os.path.exists(driver):
-            package = (
-                "libxerial-sqlite-jdbc-java"
-                if driver == SQLITE_JDBC_JAR
-                else "libpostgresql-jdbc-java"
-            )
-            raise SettingsError(
-                f"JDBC driver {driver} is missing: run `make setup` "
-                f"(or `apt-get install -y {package}`)"
-            )
-        jars.append(driver)
-    if settings.warehouse.startswith("s3://"):
-        jars.extend(_s3a_jars())
+        jars.append(_cached_jar(driver))
+    if _uses_s3(settings):
+        jars.append(_cached_jar(ICEBERG_AWS_BUNDLE))
     return jars
+
+
+def _uses_s3(settings: Settings) -> bool:
+    return settings.warehouse.startswith("s3://") or settings.catalog_type == "glue"
 
 
 def spark_catalog_conf(settings: Settings) -> dict[str, str]:
@@ -102,31 +86,27 @@ def spark_catalog_conf(settings: Settings) -> dict[str, str]:
         conf[f"{prefix}.uri"] = settings.catalog_uri or ""
     elif settings.catalog_type == "glue":
         conf[f"{prefix}.type"] = "glue"
-    if settings.warehouse.startswith("s3://"):
-        conf.update(_s3a_conf(settings))
+    if _uses_s3(settings):
+        conf.update(_s3_conf(settings))
     return conf
 
 
-def _s3a_conf(settings: Settings) -> dict[str, str]:
-    # Iceberg's S3FileIO needs the AWS SDK v2 bundle; Hadoop S3A is what can be had, so the
-    # catalog uses HadoopFileIO and s3:// is mapped onto S3A.
+def _s3_conf(settings: Settings) -> dict[str, str]:
+    """Iceberg's own S3FileIO (AWS SDK v2, from iceberg-aws-bundle): no Hadoop S3A."""
+    prefix = f"spark.sql.catalog.{CATALOG_NAME}"
     conf = {
-        f"spark.sql.catalog.{CATALOG_NAME}.io-impl": "org.apache.iceberg.hadoop.HadoopFileIO",
-        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
-        "spark.hadoop.fs.s3a.path.style.access": str(settings.s3.path_style).lower(),
-        "spark.hadoop.fs.s3a.endpoint.region": settings.s3.region,
+        f"{prefix}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+        f"{prefix}.client.region": settings.s3.region,
     }
     if settings.s3.endpoint:
-        conf["spark.hadoop.fs.s3a.endpoint"] = settings.s3.endpoint
-        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(
-            settings.s3.endpoint.startswith("https")
-        ).lower()
+        # An S3-compatible store (MinIO, versitygw, ...): path-style bucket addressing.
+        conf[f"{prefix}.s3.endpoint"] = settings.s3.endpoint
+        conf[f"{prefix}.s3.path-style-access"] = str(settings.s3.path_style).lower()
     if settings.s3.access_key_id:
-        conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
-            "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
-        )
-        conf["spark.hadoop.fs.s3a.access.key"] = settings.s3.access_key_id
-        conf["spark.hadoop.fs.s3a.secret.key"] = settings.s3.secret_access_key or ""
+        conf[f"{prefix}.s3.access-key-id"] = settings.s3.access_key_id
+        conf[f"{prefix}.s3.secret-access-key"] = settings.s3.secret_access_key or ""
+        if settings.s3.session_token:
+            conf[f"{prefix}.s3.session-token"] = settings.s3.session_token
     return conf
 
 

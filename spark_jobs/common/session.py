@@ -45,7 +45,7 @@ _LAUNCH_ONLY = (
 
 # Values that must never be written to a properties file (they come from the environment
 # at run time: the job fills them in, see build_spark).
-_SECRET_MARKERS = ("password", "secret", "access.key", "session.token")
+_SECRET_MARKERS = ("password", "secret", "access-key", "access.key", "session-token")
 
 
 def submit_properties(settings: Settings) -> dict[str, str]:

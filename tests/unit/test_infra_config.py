@@ -34,6 +34,23 @@ def test_trino_reads_the_same_catalog() -> None:
     assert secrets and all(props[k].startswith("${ENV:") for k in secrets)
 
 
+def test_the_trino_catalog_file_is_filled_in_the_same_way_by_compose_and_the_stack(
+    tmp_path: Path,
+) -> None:
+    """One catalog file, two deployments: each sets every ${ENV:...} value it reads."""
+    from spark_jobs.stack.services import Credentials, StackConfig, trino_catalog_env
+
+    text = (ROOT / "infra/trino/catalog/lake.properties").read_text()
+    placeholders = set(re.findall(r"\$\{ENV:([A-Z0-9_]+)\}", text))
+    assert {"LAKEHOUSE_CATALOG_JDBC_URL", "LAKEHOUSE_CATALOG_PASSWORD"} <= placeholders
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert placeholders <= set(compose["services"]["trino"]["environment"])
+    cfg = StackConfig.from_env(tmp_path, {})
+    stack = trino_catalog_env(cfg, Credentials("pw", "AK", "SK"))
+    assert placeholders <= set(stack)
+    assert stack["LAKEHOUSE_CATALOG_JDBC_URL"] == "jdbc:postgresql://127.0.0.1:5433/iceberg"
+
+
 def _properties(path: Path) -> dict[str, str]:
     lines = path.read_text().splitlines()
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
@@ -61,14 +78,15 @@ def test_cluster_spark_conf_matches_the_settings_for_the_compose_stack(tmp_path:
         if key in derived and key != "spark.jars.packages":
             assert derived[key] == value, key
     # Every catalog and object-store key the job needs is in the file.
-    needed = [k for k in derived if k.startswith(("spark.sql.catalog.", "spark.hadoop.fs.s3"))]
-    assert needed and set(needed) <= set(static)
-    assert not [k for k in static if re.search(r"password|secret|access\.key", k)]
-    jar = static["spark.jars.packages"].split(",")[0]
-    from spark_jobs.common.catalog import iceberg_runtime_jar
+    needed = [k for k in derived if k.startswith("spark.sql.catalog.")]
+    assert "spark.sql.catalog.lake.io-impl" in needed and set(needed) <= set(static)
+    assert not [k for k in static if re.search(r"password|secret|access[.-]key", k)]
+    from spark_jobs.common.artifacts import maven_artifacts
 
-    # The cluster's Iceberg runtime is the version the embedded engine runs.
-    assert iceberg_runtime_jar().endswith(jar.split(":", 1)[1].replace(":", "-") + ".jar")
+    # The cluster resolves exactly the jars `make setup` pins for the embedded engine.
+    pinned = {f"{a.group_id}:{a.artifact_id}:{a.version}" for a in maven_artifacts("spark-jars")}
+    packages = static["spark.jars.packages"].split(",")
+    assert packages and set(packages) <= pinned
 
 
 def test_glue_job_definition_runs_the_job_script() -> None:
