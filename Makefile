@@ -87,8 +87,9 @@ dashboards: setup ## Import the Superset dashboards and serve them on localhost:
 	$(BIN)/lakehouse dashboards import
 	$(BIN)/lakehouse dashboards serve
 
-bench: setup ## Benchmarks (1M games raw -> bronze, incremental request count)
+bench: setup ## Benchmarks (raw -> bronze, incremental, dbt local/Trino, stack start, chart p95)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.stack_bench --skip-local
 
 stack-up: setup ## Start the production-shaped stack on loopback (PostgreSQL, S3, Trino, Spark)
 	$(BIN)/lakehouse stack up

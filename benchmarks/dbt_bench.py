@@ -59,17 +59,25 @@ def _ingest(spark, store) -> int:
     return report.results[0].games_merged
 
 
-def bench_one(years: int) -> dict[str, Any]:
-    """Full and incremental build on `years` of history (in this process)."""
+def bench_one(years: int, target: str = "local") -> dict[str, Any]:
+    """Full and incremental build on `years` of history (in this process).
+
+    target `trino`: the lakehouse is the one the environment describes (`lakehouse stack
+    env`), bronze is written by Spark on its cluster and dbt runs on its Trino.
+    """
     from spark_jobs.common.session import build_spark
     from spark_jobs.sandbox.chesscom import ChessComStore
     from spark_jobs.sandbox.chesscom_generator import generate_history
     from spark_jobs.settings import load_settings
     from spark_jobs.transform import run_transform
 
-    home = OUT / f"dbt_{years}y"
-    shutil.rmtree(home, ignore_errors=True)
-    settings = load_settings({"LAKEHOUSE_HOME": str(home), "LAKEHOUSE_SPARK_DRIVER_MEMORY": "4g"})
+    if target == "local":
+        home = OUT / f"dbt_{years}y"
+        shutil.rmtree(home, ignore_errors=True)
+        env = {"LAKEHOUSE_HOME": str(home), "LAKEHOUSE_SPARK_DRIVER_MEMORY": "4g"}
+        settings = load_settings(env)
+    else:
+        settings = load_settings()
     spark = build_spark(settings, app_name=f"bench-dbt-{years}y")
 
     # History ends two months ago; the "new day" is the first day of last month, so every
@@ -82,7 +90,7 @@ def bench_one(years: int) -> dict[str, Any]:
 
     log: list[str] = []
     t0 = time.perf_counter()
-    code = run_transform(settings, echo=log.append)
+    code = run_transform(settings, target=target, echo=log.append)
     full_s = time.perf_counter() - t0
     if code != 0:
         raise RuntimeError("full build failed:\n" + "\n".join(log))
@@ -97,13 +105,14 @@ def bench_one(years: int) -> dict[str, Any]:
 
     log.clear()
     t1 = time.perf_counter()
-    code = run_transform(settings, echo=log.append)
+    code = run_transform(settings, target=target, echo=log.append)
     incremental_s = time.perf_counter() - t1
     if code != 0:
         raise RuntimeError("incremental build failed:\n" + "\n".join(log))
     fct = spark.table("lake.marts.fct_chess_games").count()
     spark.stop()
     return {
+        "dbt_target": target,
         "years": years,
         "history_games": history_games,
         "new_day_games": added,
@@ -113,13 +122,30 @@ def bench_one(years: int) -> dict[str, Any]:
     }
 
 
-def bench_dbt(years_list: tuple[int, ...] = (1, 5)) -> dict[str, Any]:
-    """Run bench_one for each history length in its own process; returns the figures."""
+def bench_dbt(
+    years_list: tuple[int, ...] = (1, 5),
+    target: str = "local",
+    env_for: Any = None,
+) -> dict[str, Any]:
+    """Run bench_one for each history length in its own process; returns the figures.
+
+    env_for(years) -> environment of that run (the stack benchmark gives each history
+    length a stack of its own); default this process's environment.
+    """
     runs = []
     for years in years_list:
-        env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
+        env = dict(env_for(years)) if env_for else dict(os.environ)
+        env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         proc = subprocess.run(
-            [sys.executable, "-m", "benchmarks.dbt_bench", "--one", str(years)],
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.dbt_bench",
+                "--one",
+                str(years),
+                "--target",
+                target,
+            ],
             cwd=Path(__file__).resolve().parent.parent,
             env=env,
             capture_output=True,
@@ -145,11 +171,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--years", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--target", default="local", choices=["local", "trino"])
     args = parser.parse_args()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     OUT.mkdir(exist_ok=True)
     if args.one is not None:
-        print("RESULT " + json.dumps(bench_one(args.one)), flush=True)
+        print("RESULT " + json.dumps(bench_one(args.one, args.target)), flush=True)
         return
     result = bench_dbt(tuple(args.years))
     (OUT / "dbt.json").write_text(json.dumps(result, indent=2))

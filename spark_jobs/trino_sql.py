@@ -57,6 +57,7 @@ def run_trino_query(
             `lakehouse stack up`) or rejected the query (Trino's own message).
     """
     import requests
+    from trino.exceptions import TrinoConnectionError
     from trino.exceptions import TrinoQueryError as ClientQueryError
     from trino.exceptions import TrinoUserError
 
@@ -69,7 +70,7 @@ def run_trino_query(
         columns = [d[0] for d in cur.description or []]
     except (TrinoUserError, ClientQueryError) as exc:
         raise TrinoQueryError(f"query failed: {exc.error_name}: {exc.message}") from None
-    except requests.exceptions.ConnectionError:
+    except (TrinoConnectionError, requests.exceptions.ConnectionError):
         where = f"{env.get('TRINO_HOST') or 'localhost'}:{env.get('TRINO_PORT') or '8080'}"
         raise TrinoQueryError(
             f"Trino does not answer at {where}: start it (`lakehouse stack up`, then "

@@ -275,7 +275,7 @@ class Service:
                     f"{self.name} (pid {self.pid()}) runs but does not answer on "
                     f"{self.endpoint}; see {self.log_file}, or `lakehouse stack down` and retry"
                 )
-            echo(f"  {self.name:9} already running  {self.endpoint}")
+            echo(f"  {self.name:12} already running  {self.endpoint}")
             return
         if _port_open(self.cfg.host, self.port):
             var = f"LAKEHOUSE_STACK_{self.name.upper()}_PORT"
@@ -315,7 +315,7 @@ class Service:
                 f"({self.log_file}) ends with:\n    {_log_tail(self.log_file)}"
             )
         self.after_start(echo)
-        echo(f"  {self.name:9} started in {time.monotonic() - started:4.1f} s  {self.endpoint}")
+        echo(f"  {self.name:12} started in {time.monotonic() - started:4.1f} s  {self.endpoint}")
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop the process group; True when something was stopped."""
@@ -396,7 +396,7 @@ class Postgres(Service):
         self._check_reachable()
         if (self.data_dir / "PG_VERSION").exists():
             return
-        echo(f"  {self.name:9} initialising a new cluster in {self.data_dir}")
+        echo(f"  {self.name:12} initialising a new cluster in {self.data_dir}")
         pwfile = self.dir / ".pwfile"
         write_atomic(pwfile, self.creds.db_password + "\n", mode=0o600)
         self._own(pwfile)
@@ -494,7 +494,7 @@ class S3Server(Service):
         return f"http://{self.cfg.host}:{self.port}"
 
     def prepare(self, echo: Echo) -> None:
-        self.binary = fetch_go_tool(S3_SERVER_PACKAGE, echo=lambda m: echo(f"  {self.name:9} {m}"))
+        self.binary = fetch_go_tool(S3_SERVER_PACKAGE, echo=lambda m: echo(f"  {self.name:12} {m}"))
         (self.dir / "data").mkdir(exist_ok=True)
 
     def command(self) -> tuple[list[str], dict[str, str]]:
@@ -587,8 +587,8 @@ class Trino(Service):
         home = cache_dir() / f"trino-server-{core.version}"
         if (home / "bin" / "launcher").exists():
             return home
-        fetch_maven("trino", echo=lambda m: echo(f"  {self.name:9} {m}"))
-        echo(f"  {self.name:9} unpacking {core.file_name} + {plugin.file_name}")
+        fetch_maven("trino", echo=lambda m: echo(f"  {self.name:12} {m}"))
+        echo(f"  {self.name:12} unpacking {core.file_name} + {plugin.file_name}")
         tmp = home.with_name(home.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)

@@ -42,7 +42,9 @@ const HOLDER = '[data-test="dashboard-component-chart-holder"]';
 const ERROR = '.ant-alert-error, [role="alert"], .alert-danger, [data-test="error-message"]';
 const RENDERED = 'canvas, svg, table, .header-line';
 
-const report = { charts: [], chartData: [], failedRequests: [], pageErrors: [] };
+// chartMs: each chart-data request's time to its last byte, as the browser saw it (the
+// benchmark's p95 of the dashboard's chart queries).
+const report = { charts: [], chartData: [], chartMs: [], failedRequests: [], pageErrors: [] };
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'lakehouse-chromium-'));
 let context;
 try {
@@ -64,6 +66,12 @@ try {
       report.chartData.push(entry);
     }
     if (res.status() >= 500) report.failedRequests.push({ status: res.status(), url });
+  });
+  page.on('requestfinished', (req) => {
+    if (req.url().startsWith(base) && req.url().includes('/api/v1/chart/data')) {
+      const t = req.timing();
+      if (t.responseEnd >= 0) report.chartMs.push(Math.round(t.responseEnd));
+    }
   });
   page.on('requestfailed', (req) => {
     // ERR_ABORTED: cancelled by the page itself (navigation, superseded log beacons).

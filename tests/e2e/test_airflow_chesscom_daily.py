@@ -73,23 +73,23 @@ def _games_today(store, count: int, kind: str = "valid") -> list[dict]:
     return games
 
 
-def _marts_uuids(lakehouse_home: Path) -> list[str]:
+def _marts_uuids(deployment: dict[str, str]) -> list[str]:
     from pyiceberg.expressions import EqualTo
 
     from spark_jobs.common.catalog import load_pyiceberg_catalog
     from spark_jobs.settings import load_settings
 
-    catalog = load_pyiceberg_catalog(load_settings({"LAKEHOUSE_HOME": str(lakehouse_home)}))
+    catalog = load_pyiceberg_catalog(load_settings(deployment))
     table = catalog.load_table("marts.fct_chess_games")
     rows = table.scan(row_filter=EqualTo("player", PLAYER), selected_fields=("uuid",))
     return rows.to_arrow().column("uuid").to_pylist()
 
 
-def _snapshots(lakehouse_home: Path) -> dict[str, int | None]:
+def _snapshots(deployment: dict[str, str]) -> dict[str, int | None]:
     from spark_jobs.common.catalog import load_pyiceberg_catalog
     from spark_jobs.settings import load_settings
 
-    catalog = load_pyiceberg_catalog(load_settings({"LAKEHOUSE_HOME": str(lakehouse_home)}))
+    catalog = load_pyiceberg_catalog(load_settings(deployment))
     out = {}
     for ident in catalog.list_tables("marts"):
         snapshot = catalog.load_table(ident).current_snapshot()
@@ -121,9 +121,9 @@ def test_chesscom_daily_end_to_end(
     airflow_bin: Path, airflow_environ, sandbox, tmp_path: Path
 ) -> None:
     base_url, store = sandbox
-    lakehouse_home = tmp_path / "lakehouse"
+    deployment = {"LAKEHOUSE_HOME": str(tmp_path / "lakehouse")}
     env = airflow_environ(
-        LAKEHOUSE_HOME=str(lakehouse_home),
+        **deployment,
         CHESSCOM_API_BASE=base_url,
         CHESSCOM_USER_AGENT="lakehouse-airflow-e2e/0.1 (e2e@example.com)",
         AIRFLOW_VAR_CHESSCOM_PLAYERS=PLAYER,
@@ -131,6 +131,16 @@ def test_chesscom_daily_end_to_end(
         # A failing run retries twice; keep the waits short here.
         LAKEHOUSE_AIRFLOW_RETRY_DELAY="1",
     )
+    run_daily_scenario(airflow_bin, env, store, deployment, tmp_path)
+
+
+def run_daily_scenario(
+    airflow_bin: Path, env: dict[str, str], store, deployment: dict[str, str], tmp_path: Path
+) -> None:
+    """Yesterday, then today with new games, then a failing audit (module docstring).
+
+    `deployment` holds the settings' variables, to read the published marts with pyiceberg.
+    """
     started = time.monotonic()
     subprocess.run(
         [str(airflow_bin / "airflow"), "db", "migrate"],
@@ -153,7 +163,7 @@ def test_chesscom_daily_end_to_end(
     assert f"--from {month} --to {month}" in log
     expected = {g["uuid"] for g in store.games(PLAYER, month)}
     assert expected, "the sandbox has no games in yesterday's month"
-    published = _marts_uuids(lakehouse_home)
+    published = _marts_uuids(deployment)
     assert len(published) == len(set(published))
     assert set(published) == expected
 
@@ -166,18 +176,19 @@ def test_chesscom_daily_end_to_end(
     months = _months_between(yesterday, today)
     expected = {g["uuid"] for m in months for g in store.games(PLAYER, m)}
     assert {g["uuid"] for g in new_games} <= expected
-    published = _marts_uuids(lakehouse_home)
+    published = _marts_uuids(deployment)
     assert len(published) == len(set(published)), "a game was published twice"
     assert set(published) == expected
 
     # 3. A game the audit rejects: the DAG run fails and nothing is published.
-    before_snapshots = _snapshots(lakehouse_home)
-    store.add_games(PLAYER, f"{today:%Y-%m}", _games_today(store, 1, kind="bad"))
+    before_snapshots = _snapshots(deployment)
+    bad = _games_today(store, 1, kind="bad")
+    store.add_games(PLAYER, f"{today:%Y-%m}", bad)
     # Another manual run of today's interval (logical dates must differ between runs).
     third = today + timedelta(days=1, hours=1)
     code, log = _dags_test(airflow_bin, env, third, tmp_path / "run3.log")
     assert code != 0
     assert "audit FAILED: nothing published" in log
     assert "time_class" in log
-    assert _snapshots(lakehouse_home) == before_snapshots
-    assert set(_marts_uuids(lakehouse_home)) == expected
+    assert _snapshots(deployment) == before_snapshots
+    assert set(_marts_uuids(deployment)) == expected

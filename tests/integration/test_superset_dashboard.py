@@ -10,37 +10,28 @@ test-output/superset/chess_dashboard.png.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import signal
-import socket
 import sqlite3
 import stat
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.compute as pc
 import pytest
 import yaml
 
-from spark_jobs.common.catalog import load_pyiceberg_catalog
 from spark_jobs.dashboards import BUNDLE_DIR, admin_password_file
 from spark_jobs.serving import duckdb_config, serving_path
 from spark_jobs.settings import load_settings
+from tests.superset_browser import CHARTS, check_chess_dashboard, serve_superset
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[2]
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
-BROWSER_DIR = ROOT / "tests" / "browser"
-OUTPUT = ROOT / "test-output" / "superset"
-CHARTS = [yaml.safe_load(p.read_text()) for p in (BUNDLE_DIR / "charts").glob("*.yaml")]
 
 
 @dataclass
@@ -61,17 +52,6 @@ def _lakehouse(args: list[str], env: dict[str, str], cwd: Path, timeout: int = 3
     return subprocess.run(
         [LAKEHOUSE, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -137,101 +117,13 @@ def test_datasets_list_the_columns_of_the_marts(lakehouse: Lakehouse) -> None:
         assert physical == actual, dataset["table_name"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def superset_url(lakehouse: Lakehouse) -> Iterator[str]:
-    port = _free_port()
-    log = (lakehouse.home / "superset-serve.log").open("w")
-    proc = subprocess.Popen(
-        [LAKEHOUSE, "dashboards", "serve", "--port", str(port)],
-        env=lakehouse.env,
-        cwd=lakehouse.home,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, (lakehouse.home / "superset-serve.log").read_text()
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=5) as res:
-                    if res.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "Superset did not answer /health in 180 s"
-            time.sleep(1)
+    with serve_superset(lakehouse.env, lakehouse.home) as url:
         yield url
-    finally:
-        _stop(proc)
-        log.close()
-
-
-def _expected_numbers(home: Path) -> dict[str, str]:
-    """The big numbers as the marts give them (pyiceberg, not Superset's SQL)."""
-    catalog = load_pyiceberg_catalog(load_settings({"LAKEHOUSE_HOME": str(home)}))
-    games = catalog.load_table("marts.fct_chess_games").scan().to_arrow()
-    ratings = (
-        catalog.load_table("marts.agg_chess_rating_daily")
-        .scan(row_filter="time_class == 'rapid'")
-        .to_arrow()
-    )
-    latest = pc.max(ratings["game_date"])
-    current = ratings.filter(pc.equal(ratings["game_date"], latest))["rating"][0].as_py()
-    wins = pc.sum(pc.equal(games["my_result"], "win")).as_py()
-    return {
-        "Current rapid rating": str(current),
-        "Games played": f"{games.num_rows:,}",
-        "Wins": f"{wins:,}",
-    }
 
 
 def test_chess_dashboard_renders_in_chromium(lakehouse: Lakehouse, superset_url: str) -> None:
-    node = shutil.which("node")
-    assert node, "Node.js is needed for the browser test: run `make setup`"
-    assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), "run `make setup`"
-    assert Path("/usr/bin/chromium").exists(), "Debian chromium missing: run `make setup`"
-    screenshot = OUTPUT / "chess_dashboard.png"
-    screenshot.unlink(missing_ok=True)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SUPERSET_", "LAKEHOUSE_"))},
-        "SUPERSET_URL": superset_url,
-        "SUPERSET_USER": "admin",
-        "SUPERSET_PASSWORD": (lakehouse.home / "superset" / "admin_password").read_text().strip(),
-        "EXPECTED_CHARTS": str(len(CHARTS)),
-        "SCREENSHOT": str(screenshot),
-    }
-    start = time.monotonic()
-    run = subprocess.run(
-        [node, str(BROWSER_DIR / "check_dashboard.mjs")],
-        env=env,
-        cwd=BROWSER_DIR,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        start_new_session=True,
-    )
-    print(f"browser check: {time.monotonic() - start:.0f} s")
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-    report = json.loads(run.stdout)
-
-    charts = {c["name"]: c for c in report["charts"]}
-    assert sorted(charts) == sorted(c["slice_name"] for c in CHARTS)
-    for name, chart in charts.items():
-        assert chart["error"] is None, f"{name}: {chart['error']}"
-        assert chart["rendered"], f"{name} did not render: {chart['text']}"
-    statuses = [r["status"] for r in report["chartData"]]
-    assert len(statuses) >= len(CHARTS)
-    assert all(200 <= s < 300 for s in statuses), report["chartData"]
-    assert report["failedRequests"] == []
-
-    for title, value in _expected_numbers(lakehouse.home).items():
-        assert charts[title]["bigNumber"] == value, title
-    assert screenshot.stat().st_size > 50_000
+    password = (lakehouse.home / "superset" / "admin_password").read_text().strip()
+    settings = load_settings({"LAKEHOUSE_HOME": str(lakehouse.home)})
+    check_chess_dashboard(superset_url, password, settings, "chess_dashboard.png")

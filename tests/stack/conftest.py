@@ -1,0 +1,151 @@
+"""One production-shaped stack for every test in tests/stack (started once, ~1-2 min).
+
+`lakehouse stack up` runs as a user types it, on free ports, in a throwaway LAKEHOUSE_HOME:
+PostgreSQL (JDBC catalog), versitygw (S3), Trino 476 and a Spark standalone cluster. The
+tests then point every command at it with the variables `lakehouse stack env` prints.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
+STACK_PLAYER = "stack_player"
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_ports(count: int, start: int) -> int:
+    """The first of `count` consecutive free ports at or after `start`."""
+    port = start
+    while not all(_free(p) for p in range(port, port + count)):
+        port += count
+    return port
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any lakehouse deployment variable."""
+    drop = ("LAKEHOUSE_", "CHESSCOM_", "TRINO_", "SUPERSET_", "AWS_", "DBT_TARGET")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(SPARK_LOCAL_IP="127.0.0.1", **extra)
+    return env
+
+
+def parse_exports(text: str) -> dict[str, str]:
+    """The variables of `export K=V` lines (shell-quoted values), as `eval` would set them."""
+    out = {}
+    for line in text.splitlines():
+        assert line.startswith("export "), line
+        key, _, value = line[len("export ") :].partition("=")
+        out[key] = shlex.split(value)[0] if value else ""
+    return out
+
+
+@dataclass
+class RunningStack:
+    home: Path
+    ports: dict[str, int]
+    env: dict[str, str]
+    """What `eval "$(lakehouse stack env)"` gives, on top of a clean environment."""
+    up_seconds: float
+
+    def lakehouse(self, *args: str, timeout: int = 900, **extra: str):
+        return subprocess.run(
+            [LAKEHOUSE, *args],
+            env={**self.env, **extra},
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def settings(self):
+        from spark_jobs.settings import load_settings
+
+        return load_settings(self.env)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[RunningStack]:
+    # PostgreSQL runs as user `postgres` when the tests run as root: the home must be
+    # reachable by it, which pytest's private tmp folders are not.
+    home = Path(tempfile.mkdtemp(prefix="lakehouse-stack-"))
+    home.chmod(0o755)
+    spark = _free_ports(4, 27077)
+    ports = {
+        "postgres": _free_ports(1, 25433),
+        "s3": _free_ports(1, 29000),
+        "trino": _free_ports(1, 28085),
+        "spark": spark,
+    }
+    env = base_env(LAKEHOUSE_HOME=str(home))
+    env.update({f"LAKEHOUSE_STACK_{k.upper()}_PORT": str(v) for k, v in ports.items()})
+    started = time.monotonic()
+    up = subprocess.run(
+        [LAKEHOUSE, "stack", "up"], env=env, cwd=home, capture_output=True, text=True, timeout=900
+    )
+    up_seconds = time.monotonic() - started
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        print(f"\nlakehouse stack up: {up_seconds:.0f} s\n{up.stdout}")
+        exported = subprocess.run(
+            [LAKEHOUSE, "stack", "env"], env=env, capture_output=True, text=True, check=True
+        )
+        full = {**env, **parse_exports(exported.stdout)}
+        yield RunningStack(home=home, ports=ports, env=full, up_seconds=up_seconds)
+    finally:
+        down = subprocess.run(
+            [LAKEHOUSE, "stack", "down"], env=env, capture_output=True, text=True, timeout=300
+        )
+        print(down.stdout + down.stderr)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack_sandbox() -> Iterator[tuple[str, object]]:
+    """The chess.com sandbox with one generated player, about three months to now."""
+    from spark_jobs.sandbox import ChessComApp, ChessComStore, SandboxServer
+    from spark_jobs.sandbox.chesscom_generator import generate_history_until
+
+    now = datetime.now(UTC)
+    start = (now.replace(day=1) - timedelta(days=62)).strftime("%Y-%m")
+    store = ChessComStore()
+    store.add_player(STACK_PLAYER, generate_history_until(STACK_PLAYER, start, now))
+    with SandboxServer() as server:
+        server.mount("chesscom", ChessComApp(store))
+        yield server.base_url("chesscom"), store
+
+
+@pytest.fixture(scope="session")
+def ingested(stack: RunningStack, stack_sandbox) -> RunningStack:
+    """STACK_PLAYER's games in bronze on S3, written by Spark on the stack's cluster."""
+    base_url, _ = stack_sandbox
+    stack.env.update(
+        CHESSCOM_API_BASE=base_url,
+        CHESSCOM_USER_AGENT="lakehouse-stack-tests/0.1 (tests@example.com)",
+    )
+    started = time.monotonic()
+    run = stack.lakehouse("ingest", "chesscom", "--player", STACK_PLAYER)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    print(f"ingest chesscom on the stack: {time.monotonic() - started:.0f} s")
+    return stack

@@ -1,0 +1,44 @@
+"""The Chess dashboard served from Trino, checked in a real headless Chromium.
+
+The same bundle as the embedded dashboards; `lakehouse stack env` sets
+LAKEHOUSE_SUPERSET_ENGINE=trino, so the import renders the connection as
+trino://lakehouse@127.0.0.1:PORT/lake and every chart's query runs on Trino.
+Needs the marts test_stack.py published (it runs first, by file order).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from spark_jobs.trino_sql import run_trino_query
+from tests.stack.conftest import RunningStack
+from tests.superset_browser import check_chess_dashboard, serve_superset
+
+pytestmark = [pytest.mark.slow, pytest.mark.stack, pytest.mark.timeout(1800)]
+
+
+def test_chess_dashboard_renders_from_trino(ingested: RunningStack) -> None:
+    _, rows = run_trino_query(
+        "select count(*) from lake.information_schema.tables where table_schema = 'marts'",
+        ingested.env,
+    )
+    if rows[0][0] == 0:  # run alone: publish the marts first
+        built = ingested.lakehouse("transform", "--target", "trino")
+        assert built.returncode == 0, built.stdout[-4000:]
+    started = time.monotonic()
+    imported = ingested.lakehouse("dashboards", "import", timeout=900)
+    assert imported.returncode == 0, imported.stdout[-4000:] + imported.stderr[-4000:]
+    print(f"dashboards import (trino): {time.monotonic() - started:.0f} s")
+    assert "imported (engine trino)" in imported.stdout
+
+    con = sqlite3.connect(ingested.home / "superset" / "superset.db")
+    uri = con.execute("select sqlalchemy_uri from dbs").fetchone()[0]
+    con.close()
+    assert uri == f"trino://lakehouse@127.0.0.1:{ingested.ports['trino']}/lake"
+
+    password = (ingested.home / "superset" / "admin_password").read_text().strip()
+    with serve_superset(ingested.env, ingested.home) as url:
+        check_chess_dashboard(url, password, ingested.settings(), "chess_dashboard_trino.png")
