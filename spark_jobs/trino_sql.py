@@ -57,9 +57,8 @@ def run_trino_query(
             `lakehouse stack up`) or rejected the query (Trino's own message).
     """
     import requests
-    from trino.exceptions import TrinoConnectionError
+    from trino.exceptions import TrinoConnectionError, TrinoUserError
     from trino.exceptions import TrinoQueryError as ClientQueryError
-    from trino.exceptions import TrinoUserError
 
     env = os.environ if env is None else env
     conn = trino_connection(env)
