@@ -29,9 +29,12 @@ so the `trino` target builds into the schema `marts_audit`, tests there, and pub
 each mart with one atomic `CREATE OR REPLACE TABLE marts.t AS SELECT * FROM
 marts_audit.t` (macro `publish_audit_marts`).
 
-Staging and intermediate models are Spark views (not gated: nothing outside dbt reads
-them). `--full-refresh` never drops a mart (that would bypass the gate): incremental marts
-are emptied on the audit branch and reloaded there (var `chess_full_reload`).
+Staging and intermediate models are views (not gated: nothing outside dbt reads them), in
+a schema per engine (`staging` for Spark, `staging_trino` for Trino): an Iceberg view keeps
+its engine's SQL dialect, and neither engine may replace the other's.
+
+`--full-refresh` never drops a mart (that would bypass the gate): incremental marts are
+emptied on the audit branch and reloaded there (var `chess_full_reload`).
 """
 
 from __future__ import annotations
