@@ -148,9 +148,7 @@ def _chart_timings(env: dict[str, str], home: Path) -> dict[str, Any]:
                 "SUPERSET_URL": url,
                 "SUPERSET_USER": "admin",
                 "SUPERSET_PASSWORD": password,
-                "EXPECTED_CHARTS": str(
-                    len(list((ROOT / "superset/dashboards/charts").glob("*.yaml")))
-                ),
+                "EXPECTED_CHARTS": str(len(CHARTS)),
                 "SCREENSHOT": str(home / f"bench-{i}.png"),
             }
             report = json.loads(_run(["node", str(BROWSER)], browser_env, timeout=600))
