@@ -159,6 +159,8 @@ def stack_env(cfg: StackConfig, creds: Credentials, lakehouse_home: Path) -> dic
         # refuse; send them only where the API requires them.
         "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
         "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
+        # Static keys and a region are given: never ask an EC2 metadata service for them.
+        "AWS_EC2_METADATA_DISABLED": "true",
         "LAKEHOUSE_SPARK_MASTER": f"spark://{host}:{ports['spark']}",
         "TRINO_HOST": host,
         "TRINO_PORT": str(ports["trino"]),
