@@ -180,6 +180,14 @@ def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -255,9 +263,15 @@ class Service:
         return self.dir / f"{self.name}.log"
 
     def pid(self) -> int | None:
+        """The running service's pid; None when it is gone (or the pid was reused since)."""
         try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
+            fields = self.pid_file.read_text().split()
+            pid = int(fields[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        # The pid file also holds the process's start time: after a reboot the same pid
+        # may belong to another program, which must never be signalled.
+        if len(fields) > 1 and _start_time(pid) != fields[1]:
             return None
         return pid if _pid_alive(pid) else None
 
@@ -280,7 +294,7 @@ class Service:
             echo(f"  {self.name:12} already running  {self.endpoint}")
             return
         if _port_open(self.cfg.host, self.port):
-            var = f"LAKEHOUSE_STACK_{self.name.upper()}_PORT"
+            var = f"LAKEHOUSE_STACK_{self.name.split('-')[0].upper()}_PORT"
             raise StackError(
                 f"port {self.port} on {self.cfg.host} is busy (another program, or a stack of "
                 f"another LAKEHOUSE_HOME): stop it, or choose a free port with {var}=PORT"
@@ -303,7 +317,7 @@ class Service:
             )
         finally:
             log.close()
-        write_atomic(self.pid_file, f"{proc.pid}\n", mode=0o644)
+        write_atomic(self.pid_file, f"{proc.pid} {_start_time(proc.pid)}\n", mode=0o644)
 
         def up_or_exited() -> bool:
             return proc.poll() is not None or self.ready()
@@ -868,7 +882,7 @@ class Stack:
     def down(self, echo: Echo = print) -> None:
         for svc in reversed(self.services):
             if svc.stop():
-                echo(f"  {svc.name:9} stopped")
+                echo(f"  {svc.name:12} stopped")
 
     def status(self) -> list[tuple[str, str, str]]:
         return [(s.name, s.status(), s.endpoint) for s in self.services]

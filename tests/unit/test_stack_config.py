@@ -82,3 +82,20 @@ def test_pins_are_read_from_the_pom_and_go_mod() -> None:
     assert trino["trino-iceberg"].type == "zip"
     assert trino["trino-cli"].file_name == "trino-cli-476-executable.jar"
     assert go_tool_version("github.com/versity/versitygw/cmd/versitygw") == "v1.7.0"
+
+
+def test_a_reused_pid_is_never_taken_for_a_service(tmp_path: Path) -> None:
+    """After a reboot a pid file may name another program: its start time tells them apart."""
+    import os
+
+    from spark_jobs.stack.services import S3Server, _start_time
+
+    cfg = StackConfig.from_env(tmp_path, {})
+    svc = S3Server(cfg, Credentials("pw", "AK", "SK"))
+    svc.dir.mkdir(parents=True)
+    me = os.getpid()
+    svc.pid_file.write_text(f"{me} {_start_time(me)}\n")
+    assert svc.pid() == me
+    svc.pid_file.write_text(f"{me} 1\n")  # same pid, another process's start time
+    assert svc.pid() is None and svc.status() == "stopped"
+    assert svc.stop() is False  # nothing is signalled
