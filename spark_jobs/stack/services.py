@@ -34,6 +34,7 @@ import tarfile
 import time
 import urllib.request
 import zipfile
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,7 +220,7 @@ def _log_tail(path: Path, lines: int = 8) -> str:
     return "\n    ".join(text[-lines:]) or "(empty log)"
 
 
-class Service:
+class Service(ABC):
     """One process of the stack: prepared once, started in its own process group."""
 
     name = ""
@@ -236,20 +237,24 @@ class Service:
         return self.cfg.ports[self.name]
 
     @property
+    @abstractmethod
     def endpoint(self) -> str:
-        raise NotImplementedError
+        """Where clients reach the service (shown by `stack status`)."""
 
     def prepare(self, echo: Echo) -> None:
-        """Download / initialise what the service needs (idempotent)."""
+        """Download / initialise what the service needs (idempotent); default: nothing."""
+        return None
 
+    @abstractmethod
     def command(self) -> tuple[list[str], dict[str, str]]:
-        raise NotImplementedError
+        """The argv and extra environment of the service's foreground process."""
 
     def ready(self) -> bool:
         return _port_open(self.cfg.host, self.port)
 
     def after_start(self, echo: Echo) -> None:
-        """One-time set-up that needs the running service (idempotent)."""
+        """One-time set-up that needs the running service (idempotent); default: nothing."""
+        return None
 
     run_as: str | None = None
 
