@@ -78,7 +78,7 @@ demo: setup ## Run the whole pipeline offline on the embedded lakehouse
 dist: setup ## Package the jobs for a cluster or Glue (dist/spark_jobs.zip + job scripts)
 	@rm -rf dist && mkdir -p dist/jobs
 	$(BIN)/python -m spark_jobs.jobs.package dist/spark_jobs.zip
-	cp spark_jobs/jobs/*_ingest.py dist/jobs/
+	cp spark_jobs/jobs/ingest.py dist/jobs/
 
 airflow: setup ## Airflow standalone on localhost:8080 with the DAGs of dags/
 	bash infra/airflow/standalone.sh
@@ -87,8 +87,9 @@ dashboards: setup ## Import the Superset dashboards and serve them on localhost:
 	$(BIN)/lakehouse dashboards import
 	$(BIN)/lakehouse dashboards serve
 
-bench: setup ## Benchmarks (raw -> bronze, incremental, dbt local/Trino, stack start, chart p95)
+bench: setup ## Benchmarks (raw -> bronze chess + Oura, incremental, dbt local/Trino, stack, chart p95)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.oura_bench
 	$(BIN)/python -m benchmarks.stack_bench --skip-local
 
 stack-up: setup ## Start the production-shaped stack on loopback (PostgreSQL, S3, Trino, Spark)

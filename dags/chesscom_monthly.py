@@ -1,16 +1,16 @@
 """
-### chesscom_monthly: close the finished month of chess.com games, then republish the marts
+### chesscom_monthly: close the finished month of chess.com games in bronze
 
 The data interval is the previous calendar month (the run starts on the 1st, 00:00 UTC).
 chess.com keeps refreshing an archive for a while after the month ends; the ingestion
 stores a month as final (never requested again) only when it was fetched at least a day
 after the month ended (`is_month_final` in `spark_jobs/chesscom/ingest.py`). So
 `wait_for_month_final` defers (no worker slot held) until that grace, plus an hour of
-margin, has passed after the interval end; then the month is ingested and the marts are
-rebuilt through the write-audit-publish gate.
+margin, has passed after the interval end; then the month is ingested.
 
-`wait_for_month_final` -> `spark_conf` -> `ingest` -> `transform_audit_publish`
-(a failing dbt test fails the run and publishes nothing).
+`wait_for_month_final` -> `spark_conf` -> `ingest` (`spark_jobs/jobs/ingest.py --source
+chesscom`). The ingest task updates the Asset `lakehouse://bronze/chesscom`, which
+schedules `lakehouse_transform` (the marts, through the write-audit-publish gate).
 
 Catchup is on: a month missed while the scheduler was down is still closed later, in
 order (max_active_runs=1). Runs start at LAKEHOUSE_AIRFLOW_START_DATE; older history:
@@ -25,8 +25,10 @@ from datetime import timedelta
 from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
 from airflow.sdk import CronDataIntervalTimetable, dag
 from lakehouse_dags import tasks
-from lakehouse_dags.config import PipelineConfig
+from lakehouse_dags.config import PipelineConfig, SourceSpec
 from lakehouse_dags.months import CHESSCOM_FINAL_GRACE
+
+SOURCE = SourceSpec(name="chesscom", accounts="players")
 
 
 @dag(
@@ -38,7 +40,7 @@ from lakehouse_dags.months import CHESSCOM_FINAL_GRACE
     max_active_runs=1,
     default_args=tasks.default_args(),
     user_defined_macros=tasks.MONTH_MACROS,
-    tags=["lakehouse", "chesscom", "ingest", "dbt"],
+    tags=["lakehouse", "chesscom", "ingest"],
     doc_md=__doc__,
 )
 def chesscom_monthly() -> None:
@@ -51,9 +53,7 @@ def chesscom_monthly() -> None:
         timeout=timedelta(days=3).total_seconds(),
         doc_md="Wait until chess.com's archive of the month is final (grace after its end).",
     )
-    first, _ = tasks.ingest_and_publish(
-        cfg, job="chesscom_ingest", job_args=tasks.chesscom_job_args()
-    )
+    first, _ = tasks.ingest(cfg, SOURCE, first=tasks.FROM_MONTH, last=tasks.TO_MONTH)
     wait >> first
 
 

@@ -6,17 +6,18 @@
 
 Settings come from the environment or a `.env` file (see `lakehouse config`). Exit codes:
 0 success, 1 the run finished with errors (details printed; completed work is kept),
-2 bad input or configuration (nothing was done).
+2 bad input or configuration (nothing was done, or the API refused the input: 422).
 """
 
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -76,92 +77,61 @@ def main(verbose: int, quiet: bool) -> None:
     _setup_logging(verbose, quiet)
 
 
-# --------------------------------------------------------------------------- ingest
-@main.group()
-def ingest() -> None:
-    """Pull a source's API into the raw and bronze layers (incremental, idempotent)."""
+# ------------------------------------------------------------------ ingest, rebuild
+def _source_env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)  # load_settings() has merged .env into it
 
 
-@ingest.command("chesscom")
-@click.option(
-    "-p",
-    "--player",
-    "players",
-    multiple=True,
-    required=True,
-    metavar="NAME",
-    help="chess.com username; repeat for several players.",
-)
-@click.option("--from", "month_from", metavar="YYYY-MM", help="First month to ingest.")
-@click.option("--to", "month_to", metavar="YYYY-MM", help="Last month to ingest.")
-@click.option(
-    "--refresh",
-    is_flag=True,
-    help="Ignore stored state: re-download every month in range (MERGE keeps it idempotent).",
-)
-def ingest_chesscom(
-    players: Sequence[str], month_from: str | None, month_to: str | None, refresh: bool
-) -> None:
-    """Ingest chess.com monthly game archives into lake.bronze.chesscom_games.
+def _ingest_command(src) -> click.Command:
+    """`lakehouse ingest <source>`: the same options for every source, in its own words."""
+    unit = "YYYY-MM" if src.period == "month" else "YYYY-MM-DD"
+    opt = src.account
+    flags = [f"--{opt.name}"] + ([f"-{opt.short}"] if opt.short else [])
+    default = f" Default: ${opt.env_default}" if opt.env_default else ""
+    default += f", else {opt.fallback!r}." if opt.fallback else ("." if default else "")
+    examples = "\n".join(f"  {e}" for e in src.ingest_examples)
+    help_text = f"{inspect.cleandoc(src.ingest_help)}\n\n\b\nExamples:\n{examples}\n"
 
-    Without --from/--to every archive the player has is considered; months already
-    ingested and final are skipped, the current month is always re-checked (a conditional
-    request: an unchanged month costs one 304). Needs CHESSCOM_USER_AGENT with contact
-    info, e.g. "personal-lakehouse/0.1 (you@example.com)".
-
-    \b
-    Examples:
-      lakehouse ingest chesscom --player hikaru
-      lakehouse ingest chesscom -p hikaru -p magnuscarlsen --from 2023-01 --to 2023-12
-    """
-    from spark_jobs.chesscom.client import (
-        ChessComClient,
-        ConfigError,
-        validate_month,
-        validate_username,
+    @click.option(*flags, "accounts", multiple=True, metavar="NAME", help=opt.help + default)
+    @click.option("--from", "first", metavar=unit, help=f"First {src.period} to ingest.")
+    @click.option("--to", "last", metavar=unit, help=f"Last {src.period} to ingest.")
+    @click.option(
+        "--refresh",
+        is_flag=True,
+        help="Ignore stored state: re-download everything in range (MERGE keeps it idempotent).",
     )
+    def command(accounts: Sequence[str], first: str | None, last: str | None, refresh: bool):
+        from spark_jobs.common.errors import ConfigError
 
-    settings = _settings()
-    try:
-        # Validate everything before starting Spark: bad input costs nothing.
-        for p in players:
-            validate_username(p)
-        for value, opt in ((month_from, "--from"), (month_to, "--to")):
-            if value:
-                validate_month(value, opt)
-        client = ChessComClient(settings.chesscom_api_base, settings.chesscom_user_agent)
-    except ConfigError as exc:
-        _fail(str(exc))
-    from spark_jobs.chesscom.ingest import run_ingest
+        settings = _settings()
+        try:
+            # Validate everything before starting Spark: bad input costs nothing.
+            names = src.accounts(accounts, _source_env())
+            lo, hi = src.bounds(first, last)
+            source_settings = src.check_settings(_source_env(), settings.home)
+            src.ready(source_settings, names)
+        except ConfigError as exc:
+            _fail(str(exc))
+        spark = _spark(settings, f"lakehouse-ingest-{src.name}")
+        try:
+            report = src.ingest(
+                spark, settings, source_settings, names, first=lo, last=hi, refresh=refresh,
+                progress=log.info,
+            )  # fmt: skip
+        except ConfigError as exc:
+            _fail(str(exc))
+        _print_ingest_report(src, report)
+        if not report.ok:
+            sys.exit(EXIT_BAD_INPUT if report.bad_input else EXIT_RUN_FAILED)
 
-    spark = _spark(settings, "lakehouse-ingest-chesscom")
-    try:
-        report = run_ingest(
-            spark,
-            client,
-            players,
-            month_from=month_from,
-            month_to=month_to,
-            refresh=refresh,
-            progress=log.info,
-        )
-    except ConfigError as exc:
-        _fail(str(exc))
-    finally:
-        client.close()
-    _print_ingest_report(report)
-    if not report.ok:
-        sys.exit(EXIT_RUN_FAILED)
+    return click.command(src.name, help=help_text)(command)
 
 
-def _print_ingest_report(report) -> None:
+def _print_ingest_report(src, report) -> None:
     for r in report.results:
-        status = "ok" if r.ok else "FAILED"
-        click.echo(
-            f"{r.player}: {status} - {r.months_listed} archives, {r.months_changed} changed, "
-            f"{r.months_unchanged} unchanged (304), {r.months_skipped} final skipped, "
-            f"{r.games_merged} games merged"
-        )
+        click.echo(src.describe_result(r))
     click.echo(
         f"run {report.run_id}: {report.requests} HTTP requests, {report.not_modified} x 304, "
         f"{report.bytes_received / 1024:.0f} KiB received"
@@ -170,30 +140,90 @@ def _print_ingest_report(report) -> None:
         click.echo(f"error: {err}", err=True)
 
 
-# -------------------------------------------------------------------------- rebuild
+def _rebuild_command(src) -> click.Command:
+    opt = src.account
+
+    @click.option(
+        f"--{opt.name}", *([f"-{opt.short}"] if opt.short else []), "accounts", multiple=True,
+        metavar="NAME", help="Only these (default: every one in raw).",
+    )  # fmt: skip
+    def command(accounts: Sequence[str]) -> None:
+        from spark_jobs.common.errors import ConfigError
+
+        settings = _settings()
+        try:
+            names = [src.validate_account(a) for a in accounts]
+        except ConfigError as exc:
+            _fail(str(exc))
+        spark = _spark(settings, f"lakehouse-rebuild-{src.name}")
+        try:
+            click.echo(src.rebuild(spark, names or None))
+        except ConfigError as exc:
+            _fail(str(exc))
+
+    return click.command(
+        src.name,
+        help=f"Re-parse every stored {src.title} response into its bronze tables.\n\n"
+        "Use after a parser fix or a schema change: the newest stored response of each "
+        "period is parsed again and merged; nothing is downloaded.",
+    )(command)
+
+
+def _auth_command(src) -> click.Command:
+    @click.option(
+        f"--{src.account.name}", "account", metavar="NAME", help=src.account.help +
+        (f" Default: {src.account.fallback!r}." if src.account.fallback else ""),
+    )  # fmt: skip
+    @click.option(
+        "--headless",
+        is_flag=True,
+        help="Do not listen on the redirect URI: paste the URL the browser was sent to.",
+    )
+    def command(account: str | None, headless: bool) -> None:
+        from spark_jobs.common.errors import ConfigError
+
+        settings = _settings()
+        try:
+            (name,) = src.accounts([account] if account else [], _source_env())
+            path = src.authorize(settings, name, headless=headless, echo=click.echo)
+        except ConfigError as exc:
+            _fail(str(exc))
+        click.echo(f"{src.title}: token for {name!r} saved to {path} (mode 0600)")
+
+    return click.command(
+        src.name,
+        help=f"Authorise this lakehouse to read your {src.title} data (OAuth2).\n\n"
+        "Prints (and opens) the authorisation URL, receives the code on the redirect URI, "
+        "exchanges it and keeps the token pair in a file only you can read.",
+    )(command)
+
+
+@main.group()
+def ingest() -> None:
+    """Pull a source's API into the raw and bronze layers (incremental, idempotent)."""
+
+
 @main.group()
 def rebuild() -> None:
     """Rebuild bronze tables from the raw layer alone (no API calls)."""
 
 
-@rebuild.command("chesscom")
-@click.option("-p", "--player", "players", multiple=True, metavar="NAME", help="Only these.")
-def rebuild_chesscom(players: Sequence[str]) -> None:
-    """Re-parse every stored chess.com archive into lake.bronze.chesscom_games.
+@main.group()
+def auth() -> None:
+    """Authorise access to a source's API (sources that need OAuth)."""
 
-    Use after a parser fix or a schema change: the newest stored response of each
-    (player, month) is parsed again and merged; nothing is downloaded.
-    """
-    from spark_jobs.chesscom.client import ConfigError
-    from spark_jobs.chesscom.ingest import rebuild_bronze
 
-    settings = _settings()
-    spark = _spark(settings, "lakehouse-rebuild-chesscom")
-    try:
-        n = rebuild_bronze(spark, players or None)
-    except ConfigError as exc:
-        _fail(str(exc))
-    click.echo(f"rebuilt lake.bronze.chesscom_games from raw: {n} games merged")
+def _register_source_commands() -> None:
+    from spark_jobs.sources import all_sources
+
+    for src in all_sources():
+        ingest.add_command(_ingest_command(src))
+        rebuild.add_command(_rebuild_command(src))
+        if src.needs_auth:
+            auth.add_command(_auth_command(src))
+
+
+_register_source_commands()
 
 
 # ------------------------------------------------------------------------------ sql
@@ -306,9 +336,18 @@ def sql(query: str, fmt: str, engine: str) -> None:
 @main.command()
 def config() -> None:
     """Print the resolved deployment settings (secrets redacted)."""
+    from spark_jobs.common.errors import ConfigError
+    from spark_jobs.sources import all_sources
+
     settings = _settings()
-    for key, value in settings.redacted().items():
-        click.echo(f"{key:20} {value}")
+    values = settings.redacted()
+    for src in all_sources():
+        try:
+            values.update(src.check_settings(_source_env(), settings.home).redacted())
+        except ConfigError as exc:
+            _fail(str(exc))
+    for key, value in values.items():
+        click.echo(f"{key:24} {value}")
 
 
 @main.command("spark-conf")
@@ -330,7 +369,7 @@ def spark_conf(output: str | None) -> None:
     Examples:
       lakehouse spark-conf -o lakehouse.conf
       spark-submit --properties-file lakehouse.conf \\
-          spark_jobs/jobs/chesscom_ingest.py --players hikaru --from 2024-01 --to 2024-03
+          spark_jobs/jobs/ingest.py --source chesscom --players hikaru --from 2024-01 --to 2024-03
     """
     from spark_jobs.common.files import write_atomic
     from spark_jobs.common.session import render_properties, submit_properties
@@ -355,11 +394,13 @@ def spark_conf(output: str | None) -> None:
 
 @main.command()
 def status() -> None:
-    """Show what has been ingested: runs, months and games per player."""
+    """Show what has been ingested: each source's runs per account, and its bronze tables."""
+    from spark_jobs.sources import all_sources
+
     settings = _settings()
     spark = _spark(settings, "lakehouse-status")
     if not spark.catalog.tableExists("lake.raw.ingest_runs"):
-        click.echo("nothing ingested yet: run `lakehouse ingest chesscom --player NAME`")
+        click.echo("nothing ingested yet: run `lakehouse ingest <source>` (see --help)")
         return
     df = spark.sql(
         """
@@ -371,6 +412,14 @@ def status() -> None:
         """
     )
     click.echo(format_rows(df.columns, df.collect(), "table"))
+    rows = []
+    for src in all_sources():
+        for table in src.tables():
+            if spark.catalog.tableExists(table.identifier):
+                n = spark.table(table.identifier).count()
+                rows.append((src.name, table.identifier, n))
+    if rows:
+        click.echo(format_rows(["source", "bronze table", "rows"], rows, "table"))
 
 
 # ---------------------------------------------------------------------------- stack
@@ -469,32 +518,34 @@ def stack_env() -> None:
 # ------------------------------------------------------------------------- sandbox
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
+    "--account",
     "--player",
-    "players",
+    "accounts",
     multiple=True,
     default=("demo_player",),
     show_default=True,
-    help="Fictional chess.com player(s) to generate.",
+    help="Fictional person(s) to generate: a chess.com player, an Oura ring owner, ...",
 )
 @click.option("--since", default="2021-01", show_default=True, metavar="YYYY-MM")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
-def sandbox(host: str, port: int, players: Sequence[str], since: str, verbose: bool) -> None:
-    """Serve the offline API sandbox (chess.com contract) until Ctrl-C.
+def sandbox(host: str, port: int, accounts: Sequence[str], since: str, verbose: bool) -> None:
+    """Serve the offline API sandbox (every source's contract) until Ctrl-C.
 
-    Point the pipeline at it with CHESSCOM_API_BASE=http://HOST:PORT/chesscom/pub.
-    Generated players have deterministic games from --since to the current month.
+    Prints the `export` lines that point the pipeline at it (e.g. CHESSCOM_API_BASE).
+    Generated data is deterministic, from --since to the current day.
     """
-    from spark_jobs.sandbox.chesscom import ChessComStore
-    from spark_jobs.sandbox.chesscom_generator import generate_history_until
+    from spark_jobs.common.errors import ConfigError
+    from spark_jobs.common.periods import validate_month
     from spark_jobs.sandbox.server import run_sandbox
 
-    now = datetime.now(UTC)
-    store = ChessComStore()
-    for name in players:
-        store.add_player(name.lower(), generate_history_until(name.lower(), since, now))
-    run_sandbox(host, port, chesscom_store=store, verbose=verbose)
+    try:
+        validate_month(since, "--since")
+    except ConfigError as exc:
+        _fail(str(exc))
+    names = [a.lower() for a in accounts]
+    run_sandbox(host, port, accounts=names, since=since, verbose=verbose)
 
 
 # ------------------------------------------------------------------------ transform
@@ -620,7 +671,14 @@ def dashboards_refresh() -> None:
 
 # ----------------------------------------------------------------------------- demo
 @main.command()
-@click.option("--player", default="demo_player", show_default=True, help="Fictional player.")
+@click.option(
+    "--player",
+    "players",
+    multiple=True,
+    default=("demo_player",),
+    show_default=True,
+    help="Fictional person (a chess.com player who wears an Oura ring); repeatable.",
+)
 @click.option("--since", default="2022-01", show_default=True, metavar="YYYY-MM")
 @click.option(
     "--no-serve",
@@ -629,27 +687,33 @@ def dashboards_refresh() -> None:
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Superset address.")
 @click.option("--port", default=8088, show_default=True, type=int, help="Superset port.")
-def demo(player: str, since: str, no_serve: bool, host: str, port: int) -> None:
+def demo(players: Sequence[str], since: str, no_serve: bool, host: str, port: int) -> None:
     """Run the whole pipeline offline on the embedded lakehouse, ending in Superset.
 
-    Starts the API sandbox on a free local port, generates a fictional player's games
-    from --since to today, ingests them (raw -> bronze), builds the dbt marts, imports
-    the Chess dashboard into Superset and serves it (Ctrl-C stops it). Nothing leaves
-    this machine; the lakehouse lives under LAKEHOUSE_HOME (default ./.lakehouse).
+    Starts the API sandbox (every source) on a free local port with fictional people:
+    chess games from --since to today, and Oura nights and days for the last year (at
+    most); ingests every source (raw -> bronze) twice, the second time incrementally,
+    builds the dbt marts, imports the Chess and Health dashboards into Superset and serves
+    them (Ctrl-C stops it). Nothing leaves this machine; the lakehouse lives under
+    LAKEHOUSE_HOME (default ./.lakehouse).
     """
+    from spark_jobs.common.errors import ConfigError
     from spark_jobs.demo import run_demo
 
     settings = _settings()
-    code = _dashboards_call(
-        run_demo,
-        settings,
-        player=player,
-        since=since,
-        echo=click.echo,
-        serve=not no_serve,
-        host=host,
-        port=port,
-    )
+    try:
+        code = _dashboards_call(
+            run_demo,
+            settings,
+            players=players,
+            since=since,
+            echo=click.echo,
+            serve=not no_serve,
+            host=host,
+            port=port,
+        )
+    except ConfigError as exc:
+        _fail(str(exc))
     sys.exit(code)
 
 

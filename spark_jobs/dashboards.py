@@ -45,7 +45,8 @@ DEFAULT_VENV = PROJECT_ROOT / ".venv-superset"
 ADMIN_USER = "admin"
 ENGINES = ("duckdb", "trino")
 ADMIN_CREATED_MARK = "created Superset admin user"  # printed by superset/import_bundle.py
-DASHBOARD_SLUG = "chess"
+DASHBOARD_SLUGS = ("chess", "health")
+"""The dashboards of the bundle (superset/dashboards/dashboards/*.yaml), by slug."""
 DATABASE_FILE = "databases/Lakehouse.yaml"
 URI_PLACEHOLDER = "__LAKEHOUSE_SQLALCHEMY_URI__"
 ENGINE_PARAMS_PLACEHOLDER = "__LAKEHOUSE_ENGINE_PARAMS__"
@@ -232,8 +233,8 @@ def _run(step: str, args: list[str], env: dict[str, str], echo: Callable[[str], 
     return out.stdout
 
 
-def dashboard_url(host: str = "127.0.0.1", port: int = 8088) -> str:
-    return f"http://{host}:{port}/superset/dashboard/{DASHBOARD_SLUG}/"
+def dashboard_url(host: str = "127.0.0.1", port: int = 8088, slug: str = "chess") -> str:
+    return f"http://{host}:{port}/superset/dashboard/{slug}/"
 
 
 def import_dashboards(
@@ -345,7 +346,9 @@ def serve(
     if not (superset_home(settings) / "superset.db").exists():
         raise DashboardsError("Superset has no metadata yet: run `lakehouse dashboards import`")
     args = serve_command(host, port, env)
-    echo(f"Superset: {dashboard_url(host, port)}  ({login_hint(settings, env)})")
+    for slug in DASHBOARD_SLUGS:
+        echo(f"Superset: {dashboard_url(host, port, slug)}")
+    echo(f"log in as {login_hint(settings, env)}")
     echo("Ctrl-C stops it.")
     sys.stdout.flush()
     sys.stderr.flush()

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spark_jobs.common.errors import ConfigError
+
 CATALOG_NAME = "lake"
 """The one Iceberg catalog name every engine uses (pyiceberg stores it in the catalog DB)."""
 
@@ -33,7 +35,7 @@ _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _DEFAULT_HOME = _PROJECT_ROOT / ".lakehouse"
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigError):
     """A setting is missing or invalid; the message says which variable to fix."""
 
 
@@ -64,8 +66,6 @@ class Settings:
     spark_driver_memory: str = "2g"
     spark_jars: tuple[str, ...] = ()
     spark_packages: tuple[str, ...] = ()
-    chesscom_api_base: str = "https://api.chess.com/pub"
-    chesscom_user_agent: str | None = None
     timezone: str = "UTC"
 
     @property
@@ -93,8 +93,6 @@ class Settings:
             "spark_master": self.spark_master,
             "spark_jars": ",".join(self.spark_jars),
             "spark_packages": ",".join(self.spark_packages),
-            "chesscom_api_base": self.chesscom_api_base,
-            "chesscom_user_agent": self.chesscom_user_agent or "(not set)",
             "timezone": self.timezone,
         }
 
@@ -170,7 +168,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         spark_driver_memory=env.get("LAKEHOUSE_SPARK_DRIVER_MEMORY") or "2g",
         spark_jars=_split(env.get("LAKEHOUSE_SPARK_JARS")),
         spark_packages=_split(env.get("LAKEHOUSE_SPARK_PACKAGES")),
-        chesscom_api_base=(env.get("CHESSCOM_API_BASE") or "https://api.chess.com/pub").rstrip("/"),
-        chesscom_user_agent=env.get("CHESSCOM_USER_AGENT") or None,
         timezone=env.get("LAKEHOUSE_TIMEZONE") or "UTC",
     )

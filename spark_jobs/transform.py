@@ -34,7 +34,7 @@ a schema per engine (`staging` for Spark, `staging_trino` for Trino): an Iceberg
 its engine's SQL dialect, and neither engine may replace the other's.
 
 `--full-refresh` never drops a mart (that would bypass the gate): incremental marts are
-emptied on the audit branch and reloaded there (var `chess_full_reload`).
+emptied on the audit branch and reloaded there (var `full_reload`).
 """
 
 from __future__ import annotations
@@ -182,36 +182,82 @@ def _publish(spark, marts: Sequence[str], report: TransformReport, echo) -> None
         echo(f"  {MARTS_SCHEMA}.{name}: {changed} (snapshot {report.published[name][1]})")
 
 
-WATERMARK_PROPERTY = "lakehouse.bronze-fetched-through"
+WATERMARK_PREFIX = "lakehouse.fetched-through."
 
 
-def _bronze_watermark(spark, dbt_vars: dict[str, Any]) -> tuple[Any, int | None]:
-    """Bronze's newest `_fetched_at` now, and the lookback (days) this run needs, if wider.
+def _watermark_property(bronze_table: str) -> str:
+    return WATERMARK_PREFIX + bronze_table.rsplit(".", 1)[-1]
 
-    The incremental marts re-read a window before their newest game date. A backfill of old
-    months (`ingest --from 2020-01` after the marts exist) lands games far before that
-    window; the watermark of the last publish finds them (Iceberg's file metrics on
-    `_fetched_at` keep that query cheap), and the window is widened to include them.
+
+def _bronze_watermarks(spark, dbt_vars: dict[str, Any]) -> tuple[dict, dict[str, int]]:
+    """Each source bronze table's newest `_fetched_at` now, and the lookbacks this run needs.
+
+    The incremental marts re-read a window before their newest date. A backfill of old data
+    (`ingest --from 2020-01` after the marts exist) lands rows far before that window; the
+    watermark each source declares (`Source.watermarks`), stored on its mart at the last
+    publish, finds them (Iceberg's file metrics on `_fetched_at` keep that query cheap), and
+    the window var is widened to include them for this run.
+
+    Returns:
+        ({(mart, bronze table): newest _fetched_at}, {lookback var: days}) for widened vars.
     """
-    bronze = f"{CATALOG_NAME}.bronze.chesscom_games"
-    fct = f"{CATALOG_NAME}.{MARTS_SCHEMA}.fct_chess_games"
-    watermark = spark.sql(f"select max(_fetched_at) from {bronze}").first()[0]
-    if not spark.catalog.tableExists(fct):
-        return watermark, None
-    props = {r[0]: r[1] for r in spark.sql(f"SHOW TBLPROPERTIES {fct}").collect()}
-    previous = props.get(WATERMARK_PROPERTY)
-    if previous is None:
-        return watermark, None
-    oldest = spark.sql(
-        f"select min(end_time) from {bronze} where _fetched_at > timestamp '{previous}'"
-    ).first()[0]
-    newest = spark.sql(f"select max(game_date) from {fct}").first()[0]
-    if oldest is None or newest is None:
-        return watermark, None
-    # +2: game_date is a local date, end_time UTC; one more day of margin.
-    needed = (newest - oldest.date()).days + 2
-    default = int(dbt_vars.get("chess_lookback_days", 3))
-    return watermark, (needed if needed > default else None)
+    from spark_jobs.sources import all_sources
+
+    marks: dict[tuple[str, str], Any] = {}
+    lookbacks: dict[str, int] = {}
+    for wm in (w for src in all_sources() for w in src.watermarks):
+        if not spark.catalog.tableExists(wm.bronze_table):
+            continue
+        newest_fetch = spark.sql(f"select max(_fetched_at) from {wm.bronze_table}").first()[0]
+        marks[(wm.mart, wm.bronze_table)] = newest_fetch
+        mart = f"{CATALOG_NAME}.{MARTS_SCHEMA}.{wm.mart}"
+        if not spark.catalog.tableExists(mart):
+            continue
+        props = {r[0]: r[1] for r in spark.sql(f"SHOW TBLPROPERTIES {mart}").collect()}
+        previous = props.get(_watermark_property(wm.bronze_table))
+        if previous is None:
+            continue
+        oldest = spark.sql(
+            f"select min({wm.event_column}) from {wm.bronze_table} "
+            f"where _fetched_at > timestamp '{previous}'"
+        ).first()[0]
+        newest = spark.sql(f"select max({wm.mart_column}) from {mart}").first()[0]
+        if oldest is None or newest is None:
+            continue
+        oldest_day = oldest.date() if hasattr(oldest, "date") else oldest
+        # +2: mart dates are local dates, bronze times UTC; one more day of margin.
+        needed = (newest - oldest_day).days + 2
+        current = int(dbt_vars.get(wm.lookback_var, wm.default_days))
+        if needed > max(current, lookbacks.get(wm.lookback_var, 0)):
+            lookbacks[wm.lookback_var] = needed
+    return marks, lookbacks
+
+
+def _store_watermarks(spark, marks: dict) -> None:
+    for (mart, bronze_table), value in marks.items():
+        table = f"{CATALOG_NAME}.{MARTS_SCHEMA}.{mart}"
+        if value is None or not spark.catalog.tableExists(table):
+            continue
+        spark.sql(
+            f"ALTER TABLE {table} SET TBLPROPERTIES "
+            f"('{_watermark_property(bronze_table)}' = '{value.isoformat(sep=' ')}')"
+        )
+
+
+def _ensure_bronze(spark, echo: Callable[[str], None]) -> bool:
+    """Create every registered source's missing bronze tables, empty, so dbt's sources all
+    exist (the marts of a source with no data yet are empty); False if nothing was ever
+    ingested."""
+    from spark_jobs.common.iceberg import ensure_table
+    from spark_jobs.sources import all_sources
+
+    tables = [t for src in all_sources() for t in src.tables()]
+    if not any(spark.catalog.tableExists(t.identifier) for t in tables):
+        echo("error: no bronze table exists yet: run `lakehouse ingest <source>` first")
+        return False
+    for table in tables:
+        ensure_table(spark, table)
+    return True
 
 
 def _create_empty(
@@ -265,19 +311,18 @@ def _run_local(
     # The session first: dbt-spark's session mode calls SparkSession.builder.getOrCreate()
     # and so reuses this one (same catalog, jars, driver memory) instead of starting its own.
     spark = build_spark(settings, app_name="lakehouse-transform")
-    if not spark.catalog.tableExists(f"{CATALOG_NAME}.bronze.chesscom_games"):
-        echo("error: lake.bronze.chesscom_games does not exist: run `lakehouse ingest` first")
+    if not _ensure_bronze(spark, echo):
         return EXIT_BAD_INPUT
     marts = mart_models(settings, "local")
     missing = [m for m in marts if main_snapshots(spark, [m])[m] is None]
     if not _create_empty(settings, "local", missing, dbt_vars, echo, report):
         return EXIT_FAILED
     _prepare_branches(spark, marts)
-    watermark, lookback = _bronze_watermark(spark, dbt_vars)
-    if lookback is not None:
-        echo(f"bronze received games older than the marts' window: lookback {lookback} days")
-        dbt_vars = {**dbt_vars, "chess_lookback_days": lookback}
-    args = ["--vars", json.dumps({**dbt_vars, "chess_full_reload": full_refresh})]
+    watermarks, lookbacks = _bronze_watermarks(spark, dbt_vars)
+    for var, days in lookbacks.items():
+        echo(f"bronze received rows older than the marts' window: {var} = {days} days")
+    dbt_vars = {**dbt_vars, **lookbacks}
+    args = ["--vars", json.dumps({**dbt_vars, "full_reload": full_refresh})]
     if select:
         args += ["--select", select]
     echo(f"write: dbt build on branch '{AUDIT_BRANCH}' of every mart (readers still see main)")
@@ -295,11 +340,7 @@ def _run_local(
         return EXIT_FAILED
     echo("audit passed; publish (fast-forward main to the audited snapshot):")
     _publish(spark, marts, report, echo)
-    if watermark is not None:
-        spark.sql(
-            f"ALTER TABLE {CATALOG_NAME}.{MARTS_SCHEMA}.fct_chess_games "
-            f"SET TBLPROPERTIES ('{WATERMARK_PROPERTY}' = '{watermark.isoformat(sep=' ')}')"
-        )
+    _store_watermarks(spark, watermarks)
     report.ok = True
     _refresh_serving(settings, echo)
     return EXIT_OK
@@ -337,6 +378,8 @@ def _run_trino(
         echo(f"error: {exc}")
         return EXIT_BAD_INPUT
     existing = {r[0] for r in rows}
+    if not _ensure_bronze_via_trino(settings, echo):
+        return EXIT_BAD_INPUT
     marts = mart_models(settings, "trino")
     missing = [m for m in marts if m not in existing]
     if not _create_empty(settings, "trino", missing, audit_vars, echo, report):
@@ -370,6 +413,28 @@ def _run_trino(
         echo(f"  {MARTS_SCHEMA}.{name}: {changed} (snapshot {after.get(name)})")
     report.ok = True
     return EXIT_OK
+
+
+def _ensure_bronze_via_trino(settings: Settings, echo: Callable[[str], None]) -> bool:
+    """The trino target's `_ensure_bronze`: Spark creates missing tables (the bronze schemas
+    are Spark types), and only starts when one is missing."""
+    from spark_jobs.sources import all_sources
+    from spark_jobs.trino_sql import run_trino_query
+
+    _, rows = run_trino_query(
+        f"select table_name from {CATALOG_NAME}.information_schema.tables "
+        "where table_schema = 'bronze'"
+    )
+    present = {r[0] for r in rows}
+    names = {t.name for src in all_sources() for t in src.tables()}
+    if not names & present:
+        echo("error: no bronze table exists yet: run `lakehouse ingest <source>` first")
+        return False
+    if names <= present:
+        return True
+    from spark_jobs.common.session import build_spark
+
+    return _ensure_bronze(build_spark(settings, app_name="lakehouse-transform-bronze"), echo)
 
 
 def _trino_snapshots(marts: Sequence[str]) -> dict[str, int | None]:

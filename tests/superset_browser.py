@@ -32,7 +32,21 @@ ROOT = Path(__file__).resolve().parent.parent
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
 BROWSER_DIR = ROOT / "tests" / "browser"
 OUTPUT = ROOT / "test-output" / "superset"
-CHARTS = [yaml.safe_load(p.read_text()) for p in (BUNDLE_DIR / "charts").glob("*.yaml")]
+ALL_CHARTS = [yaml.safe_load(p.read_text()) for p in (BUNDLE_DIR / "charts").glob("*.yaml")]
+
+
+def dashboard_charts(slug_file: str) -> list[dict]:
+    """The charts placed on one dashboard of the bundle (e.g. "Chess.yaml")."""
+    board = yaml.safe_load((BUNDLE_DIR / "dashboards" / slug_file).read_text())
+    uuids = {
+        node["meta"]["uuid"]
+        for node in board["position"].values()
+        if isinstance(node, dict) and node.get("type") == "CHART"
+    }
+    return [c for c in ALL_CHARTS if c["uuid"] in uuids]
+
+
+CHARTS = dashboard_charts("Chess.yaml")
 
 
 def stop_group(proc: subprocess.Popen) -> None:

@@ -54,13 +54,65 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     return number
 
 
+INGEST_JOB = "ingest"
+"""The one ingestion entrypoint, spark_jobs/jobs/ingest.py, run with `--source NAME`."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """What a source DAG declares about the source it ingests.
+
+    The DAGs cannot import `spark_jobs` (it lives in the main venv, not Airflow's), so each
+    source DAG file names its source as registered in spark_jobs/sources.py and the job
+    option of its accounts; the tests check both against the registry.
+    """
+
+    name: str  # as in spark_jobs/sources.py: `ingest.py --source <name>`
+    accounts: str  # the job's option for the accounts, plural: `--<accounts> a,b`
+
+    @property
+    def variable(self) -> str:
+        """The Airflow Variable holding the accounts, e.g. chesscom_players, oura_accounts."""
+        return f"{self.name}_{self.accounts}"
+
+    @property
+    def asset_uri(self) -> str:
+        """The URI of the source's bronze Asset (the ingest task's outlet)."""
+        return bronze_asset_uri(self.name)
+
+
+def bronze_asset_uri(source: str) -> str:
+    """`lakehouse://bronze/<source>`: updated by the source's ingest, read by the transform."""
+    return f"lakehouse://bronze/{source}"
+
+
+def overlap_days_from_env(source: str, default: int, env: Mapping[str, str] | None = None) -> int:
+    """LAKEHOUSE_<SOURCE>_OVERLAP_DAYS: how many days before its interval a daily run re-reads.
+
+    Raises:
+        ValueError: not a whole number of days >= 0.
+    """
+    env = os.environ if env is None else env
+    name = f"LAKEHOUSE_{source.upper()}_OVERLAP_DAYS"
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        days = int(value)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise ValueError(f"{name}={value!r} must be a whole number of days (0 or more)")
+    return days
+
+
 @dataclass(frozen=True)
 class GlueConfig:
-    """Where and how AWS Glue runs the ingestion jobs (LAKEHOUSE_AIRFLOW_LAUNCHER=glue).
+    """Where and how AWS Glue runs the ingestion (LAKEHOUSE_AIRFLOW_LAUNCHER=glue).
 
-    One Glue job per job script: `<job_prefix><job with dashes>` running
-    `<scripts_uri>/<job>.py`, e.g. lakehouse-chesscom-ingest (infra/glue/chesscom_ingest.json)
-    and s3://bucket/lakehouse/jobs/chesscom_ingest.py.
+    One Glue job per source, `<job_prefix><source>-ingest`, all running the one script
+    `<scripts_uri>/ingest.py` with `--source <source>`: e.g. lakehouse-chesscom-ingest and
+    s3://bucket/lakehouse/jobs/ingest.py (definition: infra/glue/ingest.json).
     """
 
     job_prefix: str = "lakehouse-"
@@ -71,11 +123,11 @@ class GlueConfig:
     glue_version: str = "5.0"
     extra_py_files: str | None = None
 
-    def job_name(self, job: str) -> str:
-        return f"{self.job_prefix}{job.replace('_', '-')}"
+    def job_name(self, source: str) -> str:
+        return f"{self.job_prefix}{source.replace('_', '-')}-{INGEST_JOB}"
 
-    def script_location(self, job: str) -> str | None:
-        return f"{self.scripts_uri.rstrip('/')}/{job}.py" if self.scripts_uri else None
+    def script_location(self) -> str | None:
+        return f"{self.scripts_uri.rstrip('/')}/{INGEST_JOB}.py" if self.scripts_uri else None
 
 
 @dataclass(frozen=True)
@@ -103,9 +155,10 @@ class PipelineConfig:
         """The `lakehouse` CLI of the main venv."""
         return self.lakehouse_bin / "lakehouse"
 
-    def job_script(self, job: str) -> Path:
-        """Local path of a spark-submit entrypoint, e.g. job='chesscom_ingest'."""
-        return self.project_dir / "spark_jobs" / "jobs" / f"{job}.py"
+    @property
+    def job_script(self) -> Path:
+        """Local path of the spark-submit entrypoint: spark_jobs/jobs/ingest.py."""
+        return self.project_dir / "spark_jobs" / "jobs" / f"{INGEST_JOB}.py"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineConfig:

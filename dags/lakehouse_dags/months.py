@@ -1,8 +1,9 @@
-"""Which chess.com archive months a DAG run's data interval covers.
+"""Which months (chess.com) or days (Oura) a DAG run's data interval covers.
 
 Pure functions without Airflow imports, so the main venv's tests import them directly and
-the DAGs use them as Jinja macros (`{{ chesscom_months(data_interval_start,
-data_interval_end) }}`). chess.com archives are UTC calendar months of a game's end time.
+the DAGs use them as Jinja macros (`{{ month_from(data_interval_start, data_interval_end)
+}}`, `{{ day_from(data_interval_start, data_interval_end, 7) }}`). chess.com archives are
+UTC calendar months of a game's end time; daily sources ingest UTC calendar days.
 """
 
 from __future__ import annotations
@@ -52,6 +53,44 @@ def month_from(start: datetime, end: datetime) -> str:
 def month_to(start: datetime, end: datetime) -> str:
     """`months_in_interval(start, end)[1]`: the `--to` month (a Jinja macro)."""
     return months_in_interval(start, end)[1]
+
+
+def days_in_interval(start: datetime, end: datetime, overlap: int = 0) -> tuple[str, str]:
+    """First and last day ("YYYY-MM-DD") to ingest for the interval [start, end).
+
+    `end` is exclusive: the daily interval [2024-03-01, 2024-03-02) is 1 March only. Sources
+    that sync late and rescore past days (Oura) re-read `overlap` days before the interval:
+    with `overlap=7` that run reads 23 February to 1 March (the ingestion MERGEs, so
+    re-reading is idempotent). An empty interval (start == end) is the day of `start`.
+
+    Args:
+        start: data_interval_start (timezone-aware).
+        end: data_interval_end (timezone-aware, not before `start`).
+        overlap: days before the interval's first day to re-read (0 or more).
+
+    Returns:
+        (day_from, day_to) for `--from` / `--to` of the ingestion job.
+
+    Raises:
+        ValueError: naive datetimes, `end` before `start`, or a negative overlap.
+    """
+    if overlap < 0:
+        raise ValueError(f"overlap must be 0 or more days, got {overlap}")
+    first, after = _utc(start), _utc(end)
+    if after < first:
+        raise ValueError(f"data interval ends before it starts: [{start}, {end})")
+    last = max(first, after - timedelta(microseconds=1))
+    return f"{first.date() - timedelta(days=overlap)}", f"{last.date()}"
+
+
+def day_from(start: datetime, end: datetime, overlap: int = 0) -> str:
+    """`days_in_interval(start, end, overlap)[0]`: the `--from` day (a Jinja macro)."""
+    return days_in_interval(start, end, overlap)[0]
+
+
+def day_to(start: datetime, end: datetime) -> str:
+    """`days_in_interval(start, end)[1]`: the `--to` day, the interval's last (a Jinja macro)."""
+    return days_in_interval(start, end)[1]
 
 
 CHESSCOM_FINAL_GRACE = timedelta(days=1)

@@ -1,42 +1,88 @@
-"""Task factories shared by the lakehouse DAGs: spark_conf -> ingest -> transform_audit_publish.
+"""Task factories shared by the lakehouse DAGs: each source DAG ingests, one DAG transforms.
 
-Every source DAG runs the same three steps on its data interval:
+Every source DAG (chesscom_daily, chesscom_monthly, oura_daily) ends with its ingestion:
 
 1. `spark_conf` (spark-submit only): `lakehouse spark-conf` writes the Spark properties of
    this deployment (jars, `lake` catalog; no secrets) to a file the next task submits with.
-2. `ingest`: the source's job file under spark_jobs/jobs/, by spark-submit on the
-   `spark_default` connection (the main venv's pyspark and python), or as an AWS Glue job
-   when LAKEHOUSE_AIRFLOW_LAUNCHER=glue.
-3. `transform_audit_publish`: `lakehouse transform`: dbt builds every mart on an audit
-   branch, runs every data and unit test there, and publishes (fast-forwards `main`) only
-   if all of them passed. A failed test exits 1: nothing is published, the task fails and
-   so does the DAG run, and readers keep the previous marts.
+2. `ingest`: `spark_jobs/jobs/ingest.py --source NAME --<accounts> ... --from X --to Y`, by
+   spark-submit on the `spark_default` connection (the main venv's pyspark and python), or
+   as the source's AWS Glue job when LAKEHOUSE_AIRFLOW_LAUNCHER=glue. Its outlet is the
+   source's bronze Asset, `lakehouse://bronze/<source>`.
 
-Nothing here runs at parse time but building operators: commands are strings, the months
-and players are Jinja rendered when the task runs.
+The DAG `lakehouse_transform` is scheduled on those assets (any of them) and runs
+`transform_audit_publish`: `lakehouse transform`: dbt builds every mart on an audit branch,
+runs every data and unit test there, and publishes (fast-forwards `main`) only if all of
+them passed. A failed test exits 1: nothing is published, the task fails and so does the
+DAG run, and readers keep the previous marts.
+
+Nothing here runs at parse time but building operators: commands are strings, the periods
+and accounts are Jinja rendered when the task runs.
 """
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import BaseOperator, XComArg, task
+from airflow.sdk import Asset, BaseOperator, XComArg, task
 
-from lakehouse_dags.config import PipelineConfig, start_date_from_env
-from lakehouse_dags.months import month_from, month_to
+from lakehouse_dags.config import (
+    PipelineConfig,
+    SourceSpec,
+    bronze_asset_uri,
+    start_date_from_env,
+)
+from lakehouse_dags.months import day_from, day_to, month_from, month_to
 
 RETRIES = 2
 
 MONTH_MACROS = {"month_from": month_from, "month_to": month_to}
 """`user_defined_macros` of every DAG that ingests by month."""
 
+DAY_MACROS = {"day_from": day_from, "day_to": day_to}
+"""`user_defined_macros` of every DAG that ingests by day."""
+
 FROM_MONTH = "{{ month_from(data_interval_start, data_interval_end) }}"
 TO_MONTH = "{{ month_to(data_interval_start, data_interval_end) }}"
-CHESSCOM_PLAYERS = "{{ var.value.chesscom_players | replace(' ', '') }}"
-"""Comma-separated usernames from the Variable `chesscom_players` (AIRFLOW_VAR_CHESSCOM_PLAYERS)."""
+TO_DAY = "{{ day_to(data_interval_start, data_interval_end) }}"
+
+
+def from_day(overlap: int) -> str:
+    """The `--from` template of a daily DAG: its interval's first day minus `overlap` days."""
+    return f"{{{{ day_from(data_interval_start, data_interval_end, {int(overlap)}) }}}}"
+
+
+def accounts_template(source: SourceSpec) -> str:
+    """Comma-separated accounts from the source's Variable, e.g. `chesscom_players`
+    (AIRFLOW_VAR_CHESSCOM_PLAYERS), rendered when the task runs."""
+    return f"{{{{ var.value.{source.variable} | replace(' ', '') }}}}"
+
+
+def job_args(source: SourceSpec, *, first: str, last: str) -> dict[str, str]:
+    """Arguments of spark_jobs/jobs/ingest.py for the source, its accounts and the period."""
+    return {
+        "--source": source.name,
+        f"--{source.accounts}": accounts_template(source),
+        "--from": first,
+        "--to": last,
+    }
+
+
+def bronze_asset(source: str) -> Asset:
+    """The Asset a source's ingest task updates: `lakehouse://bronze/<source>`."""
+    return Asset(bronze_asset_uri(source))
+
+
+def any_bronze(sources: Sequence[str]):
+    """`Asset(a) | Asset(b) | ...`: a schedule that runs after any of the sources' ingests."""
+    if not sources:
+        raise ValueError("name at least one source whose bronze the DAG follows")
+    return functools.reduce(operator.or_, [bronze_asset(s) for s in sources])
+
 
 _TRANSFORM_DOC = """\
 **Write-audit-publish gate.** `lakehouse transform` builds every dbt mart on the Iceberg
@@ -67,11 +113,6 @@ def default_args(cfg: PipelineConfig | None = None) -> dict[str, Any]:
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
     }
-
-
-def chesscom_job_args() -> dict[str, str]:
-    """Arguments of spark_jobs/jobs/chesscom_ingest.py for the run's interval and players."""
-    return {"--players": CHESSCOM_PLAYERS, "--from": FROM_MONTH, "--to": TO_MONTH}
 
 
 def spark_conf(cfg: PipelineConfig) -> XComArg:
@@ -119,31 +160,40 @@ def spark_submit_env(cfg: PipelineConfig) -> dict[str, str]:
 
 
 def ingest(
-    cfg: PipelineConfig, *, job: str, job_args: Mapping[str, str]
+    cfg: PipelineConfig, source: SourceSpec, *, first: str, last: str
 ) -> tuple[BaseOperator, BaseOperator]:
-    """Task `ingest` (after `spark_conf` for spark-submit): run spark_jobs/jobs/<job>.py.
+    """Task `ingest` (after `spark_conf` for spark-submit): spark_jobs/jobs/ingest.py.
+
+    Args:
+        source: what the DAG ingests (its name in spark_jobs/sources.py, accounts option).
+        first, last: `--from` / `--to`, usually templates of the data interval.
 
     Returns:
         (first task, the ingest task): `spark_conf` and `ingest`, or `ingest` twice (Glue).
+        The ingest task's outlet is the source's bronze Asset.
     """
+    args = job_args(source, first=first, last=last)
+    outlets = [bronze_asset(source.name)]
     doc = (
-        f"Ingest: `spark_jobs/jobs/{job}.py` ({cfg.launcher}) for the months of the data "
-        "interval; API -> raw -> bronze, idempotent (MERGE on natural keys)."
+        f"Ingest `{source.name}`: `spark_jobs/jobs/ingest.py --source {source.name}` "
+        f"({cfg.launcher}) for the data interval; API -> raw -> bronze, idempotent (MERGE "
+        f"on natural keys). Accounts: Variable `{source.variable}`. On success it updates "
+        f"the Asset `{source.asset_uri}`, which schedules `lakehouse_transform`."
     )
     if cfg.launcher == "glue":
         from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 
-        default_arguments = {"--datalake-formats": "iceberg"}
+        default_arguments = {"--datalake-formats": "iceberg", "--source": source.name}
         if cfg.glue.extra_py_files:
             default_arguments["--extra-py-files"] = cfg.glue.extra_py_files
         glue_job = GlueJobOperator(
             task_id="ingest",
-            job_name=cfg.glue.job_name(job),
-            script_location=cfg.glue.script_location(job),
+            job_name=cfg.glue.job_name(source.name),
+            script_location=cfg.glue.script_location(),
             iam_role_name=cfg.glue.iam_role_name,
             region_name=cfg.glue.region,
             aws_conn_id=cfg.glue.aws_conn_id,
-            script_args=dict(job_args),
+            script_args=args,
             create_job_kwargs={
                 "GlueVersion": cfg.glue.glue_version,
                 "DefaultArguments": default_arguments,
@@ -152,6 +202,7 @@ def ingest(
             verbose=True,
             pool=cfg.pool,
             execution_timeout=timedelta(hours=3),
+            outlets=outlets,
             doc_md=doc,
         )
         return glue_job, glue_job
@@ -161,14 +212,15 @@ def ingest(
     submit = SparkSubmitOperator(
         task_id="ingest",
         conn_id=cfg.spark_conn_id,
-        application=str(cfg.job_script(job)),
+        application=str(cfg.job_script),
         # An XComArg: rendered from spark_conf's output, which also makes it upstream.
         properties_file=conf_file,
-        application_args=_flatten(job_args),
-        name=job,
+        application_args=_flatten(args),
+        name=f"{source.name}-ingest",
         env_vars=spark_submit_env(cfg),
         pool=cfg.pool,
         execution_timeout=timedelta(hours=3),
+        outlets=outlets,
         doc_md=doc,
     )
     return conf_file.operator, submit
@@ -189,17 +241,3 @@ def transform_audit_publish(cfg: PipelineConfig) -> XComArg:
         return f'exec "{cfg.lakehouse}" transform --target {cfg.dbt_target}\n'
 
     return transform_command()
-
-
-def ingest_and_publish(
-    cfg: PipelineConfig, *, job: str, job_args: Mapping[str, str]
-) -> tuple[BaseOperator, BaseOperator]:
-    """Wire [spark_conf ->] ingest -> transform_audit_publish.
-
-    Returns:
-        (first task, last task), to put sensors before or tasks after the chain.
-    """
-    first, ingest_task = ingest(cfg, job=job, job_args=job_args)
-    transform_task = transform_audit_publish(cfg).operator
-    ingest_task >> transform_task
-    return first, transform_task

@@ -13,7 +13,7 @@
     which must recompute whole months). -#}
 {% macro chess_incremental_window(time_column, partition_floor=false, cursor='game_date', month_aligned=false) -%}
   {%- set back_days = (var('chess_lookback_days') | int) + 1 -%}
-  {%- if not (is_incremental() and not var('chess_full_reload')) or not execute -%}
+  {%- if not (is_incremental() and not var('full_reload')) or not execute -%}
     1 = 1
   {%- elif (this | string).startswith('__dbt__cte__') -%}
     {#- A dbt unit test: {{ this }} is a fixture CTE that cannot be queried while compiling,
@@ -76,10 +76,10 @@
 
 {#- `lakehouse transform --full-refresh` reloads incremental marts without dropping them
     (a dropped table would bypass write-audit-publish): this pre-hook empties the table on
-    the audit branch, then the model reloads everything (chess_full_reload disables the
+    the audit branch, then the model reloads everything (full_reload disables the
     cursor). -#}
-{% macro chess_full_reload_hook() -%}
-  {%- if var('chess_full_reload') and is_incremental() -%}
+{% macro full_reload_hook() -%}
+  {%- if var('full_reload') and is_incremental() -%}
     delete from {{ this }} where 1 = 1
   {%- else -%}
     select 1

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import orjson
 
+from spark_jobs.common.errors import ConfigError
 from spark_jobs.common.http import ApiError, ApiResponse, HttpClient, RetryPolicy
+from spark_jobs.common.periods import validate_month as validate_month  # re-export
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,49}$")
-MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 ARCHIVE_URL_RE = re.compile(r"/games/(\d{4})/(\d{2})/?$")
 _CONTACT_RE = re.compile(r"@|https?://", re.IGNORECASE)
 
@@ -25,10 +26,6 @@ USER_AGENT_HELP = (
     "Set CHESSCOM_USER_AGENT, e.g. in .env: "
     'CHESSCOM_USER_AGENT="personal-lakehouse/0.1 (you@example.com)"'
 )
-
-
-class ConfigError(ValueError):
-    """Bad user input or configuration; the message says what to fix."""
 
 
 def validate_username(name: str) -> str:
@@ -40,14 +37,6 @@ def validate_username(name: str) -> str:
             "starting with a letter or digit (as in chess.com/member/<username>)"
         )
     return candidate.lower()
-
-
-def validate_month(value: str, option: str = "--from/--to") -> str:
-    """Check a 'YYYY-MM' month; returns it unchanged."""
-    m = MONTH_RE.match(value or "")
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise ConfigError(f"{option} {value!r} is not a month: use YYYY-MM, e.g. 2024-03")
-    return value
 
 
 def validate_user_agent(user_agent: str | None) -> str:
@@ -105,7 +94,7 @@ class ChessComClient:
     def close(self) -> None:
         self.http.close()
 
-    def _raise_for_status(self, resp: ApiResponse, what: str) -> None:
+    def raise_for_status(self, resp: ApiResponse, what: str) -> None:
         if resp.status == 403:
             raise ApiError(
                 f"chess.com refused {resp.url} (403). {USER_AGENT_HELP}",
@@ -133,7 +122,7 @@ class ChessComClient:
                 url=resp.url,
                 status=404,
             )
-        self._raise_for_status(resp, f"the archives of {username!r}")
+        self.raise_for_status(resp, f"the archives of {username!r}")
         return resp
 
     def archive_month(
@@ -146,7 +135,7 @@ class ChessComClient:
         """
         resp = self.http.get(archive.url, etag=etag, last_modified=last_modified)
         if resp.status not in (200, 304, 404):
-            self._raise_for_status(resp, f"archive {archive.period}")
+            self.raise_for_status(resp, f"archive {archive.period}")
         return resp
 
 

@@ -1,29 +1,22 @@
 """chess.com ingestion: archives -> raw -> `lake.bronze.chesscom_games`, incrementally.
 
-Per player, one run:
-1. GET /games/archives (kept in raw) and plan the months to fetch: months never seen,
+The shared loop (spark_jobs/common/ingest.py) runs it; this module declares, per player:
+1. plan: GET /games/archives (kept in raw) and pick the months to fetch: months never seen,
    months not final yet (the current month is always re-checked), none that are final
-   (a month is final once fetched a day after it ended; `--refresh` ignores state).
-2. GET each planned month with its stored ETag/Last-Modified: 304 costs no body.
-   Bodies go to `lake.raw.chesscom_responses` in batches before anything parses them.
-3. MERGE the run's games into bronze on (player, uuid) in one commit; games that vanished
+   (a month is final once fetched a day after it ended; `--refresh` ignores state);
+2. fetch: each planned month with its stored ETag/Last-Modified: 304 costs no body;
+3. merge: the run's games into bronze on (player, uuid) in one commit; games that vanished
    from a re-fetched month are deleted, so bronze mirrors the API exactly.
-4. Only then save the months' validators to `lake.raw.ingest_state` and log the run.
-
-A crash anywhere leaves raw rows (never lost), bronze unchanged or fully merged, and state
-behind bronze; the rerun re-fetches what is missing and MERGE makes it idempotent.
 
 Run it with `lakehouse ingest chesscom --player NAME` or spark-submit
-`spark_jobs/jobs/chesscom_ingest.py --player NAME`.
+`spark_jobs/jobs/ingest.py chesscom --players NAME`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import DataFrame, SparkSession
@@ -34,22 +27,24 @@ from spark_jobs.chesscom.client import (
     ChessComClient,
     check_archive_body,
     parse_archives,
-    validate_month,
     validate_username,
 )
 from spark_jobs.chesscom.schemas import GAMES_SCHEMA
 from spark_jobs.chesscom.transforms import games_from_archives, malformed_archives
-from spark_jobs.common.http import ApiError, ApiResponse
+from spark_jobs.common.http import ApiResponse
 from spark_jobs.common.iceberg import TableSpec, conform, ensure_table, latest_by_key, merge
-from spark_jobs.common.raw import RawRecord, latest_payloads, raw_table, read_raw, write_raw
-from spark_jobs.common.state import (
-    PeriodState,
-    RunRecord,
-    ensure_state_tables,
-    load_state,
-    record_run,
-    save_state,
+from spark_jobs.common.ingest import (
+    AccountResult,
+    AccountRun,
+    Fetch,
+    Fetched,
+    IngestReport,
+    SourceIngest,
 )
+from spark_jobs.common.ingest import run_ingest as run_source_ingest
+from spark_jobs.common.periods import check_order, month_end, validate_month
+from spark_jobs.common.raw import latest_payloads, raw_table, read_raw
+from spark_jobs.common.state import PeriodState
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +63,6 @@ GAMES_TABLE = TableSpec(
     keys=("player", "uuid"),
     comment="chess.com games, one row per (player, game uuid), typed from the raw archives",
 )
-
-
-def new_run_id(now: datetime) -> str:
-    return f"{SOURCE}-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
-def month_end(period: str) -> datetime:
-    """First instant (UTC) after the month."""
-    year, month = (int(p) for p in period.split("-"))
-    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return datetime(year, month, 1, tzinfo=UTC)
 
 
 def is_month_final(period: str, checked_at: datetime) -> bool:
@@ -124,37 +108,32 @@ def plan_months(
     return plans, skipped
 
 
-@dataclass
-class PlayerResult:
-    player: str
-    months_listed: int = 0
-    months_changed: int = 0
-    months_unchanged: int = 0
-    months_skipped: int = 0
-    games_merged: int = 0
-    responses_kept: int = 0
-    errors: list[str] = field(default_factory=list)
+class PlayerResult(AccountResult):
+    """One player's run, in chess.com's words (months and games)."""
 
     @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-@dataclass
-class IngestReport:
-    run_id: str
-    results: list[PlayerResult]
-    requests: int = 0
-    not_modified: int = 0
-    bytes_received: int = 0
+    def player(self) -> str:
+        return self.account
 
     @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.results)
+    def months_listed(self) -> int:
+        return self.listed
 
     @property
-    def errors(self) -> list[str]:
-        return [e for r in self.results for e in r.errors]
+    def months_changed(self) -> int:
+        return self.changed
+
+    @property
+    def months_unchanged(self) -> int:
+        return self.unchanged
+
+    @property
+    def months_skipped(self) -> int:
+        return self.skipped
+
+    @property
+    def games_merged(self) -> int:
+        return self.rows_merged
 
 
 def _keyed_games(raw: DataFrame) -> DataFrame:
@@ -204,127 +183,82 @@ def _sql_list(values: Sequence[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-class _RawBuffer:
-    """Collects responses and appends them to raw in batches (one commit per batch)."""
+class ChessComIngest(SourceIngest):
+    """chess.com's declaration to the shared ingest loop (one instance per run)."""
 
-    def __init__(self, spark: SparkSession, run_id: str, flush_every: int) -> None:
-        self.spark = spark
-        self.run_id = run_id
-        self.flush_every = flush_every
-        self.pending: list[RawRecord] = []
-        self.written = 0
+    source = SOURCE
+    tables = (GAMES_TABLE,)
 
-    def add(self, resource: str, account: str, period: str | None, resp: ApiResponse) -> None:
-        self.pending.append(RawRecord(self.run_id, SOURCE, resource, account, period, resp))
-        if len(self.pending) >= self.flush_every:
-            self.flush()
+    def __init__(
+        self,
+        client: ChessComClient,
+        *,
+        month_from: str | None = None,
+        month_to: str | None = None,
+        refresh: bool = False,
+    ) -> None:
+        self.client = client
+        self.month_from = month_from
+        self.month_to = month_to
+        self.refresh = refresh
 
-    def flush(self) -> None:
-        if self.pending:
-            self.written += write_raw(self.spark, SOURCE, self.pending)
-            self.pending = []
+    def new_result(self, account: str) -> AccountResult:
+        return PlayerResult(account)
 
+    def arguments(self) -> Mapping[str, object]:
+        return {"from": self.month_from, "to": self.month_to, "refresh": self.refresh}
 
-def ingest_player(
-    spark: SparkSession,
-    client: ChessComClient,
-    player: str,
-    *,
-    run_id: str,
-    now: datetime,
-    month_from: str | None = None,
-    month_to: str | None = None,
-    refresh: bool = False,
-    flush_every: int = 12,
-    progress: Callable[[str], None] = log.info,
-) -> PlayerResult:
-    """Bring one player's games up to date; never raises for API trouble (see errors)."""
-    result = PlayerResult(player)
-    raw = _RawBuffer(spark, run_id, flush_every)
-    fetched_states: list[PeriodState] = []
-    changed: list[str] = []
-    games_in_changed = 0
-    try:
-        resp = client.archives(player)
-        raw.add(RESOURCE_ARCHIVES, player, None, resp)
+    def plan(self, run: AccountRun) -> list[Fetch]:
+        resp = self.client.archives(run.account)
+        run.raw.add(RESOURCE_ARCHIVES, run.account, None, resp)
         archives = parse_archives(resp)
-        result.months_listed = len(archives)
-        state = load_state(spark, SOURCE, player, RESOURCE_MONTH)
+        state = {p: s for (r, p), s in run.state.items() if r == RESOURCE_MONTH}
         plans, skipped = plan_months(
-            archives, state, month_from=month_from, month_to=month_to, refresh=refresh
-        )
-        result.months_skipped = len(skipped)
-        progress(
-            f"{player}: {len(archives)} archives listed, {len(plans)} to check, "
+            archives, state, month_from=self.month_from, month_to=self.month_to,
+            refresh=self.refresh,
+        )  # fmt: skip
+        run.result.listed = len(archives)
+        run.result.skipped = len(skipped)
+        run.progress(
+            f"{run.account}: {len(archives)} archives listed, {len(plans)} to check, "
             f"{len(skipped)} final months skipped"
         )
-        for i, plan in enumerate(plans, 1):
-            period = plan.archive.period
-            resp = client.archive_month(plan.archive, plan.etag, plan.last_modified)
-            checked_at = resp.fetched_at
-            if resp.status == 304:
-                result.months_unchanged += 1
-                progress(f"{player} [{i}/{len(plans)}] {period}: unchanged (304)")
-                previous = state[period]
-                fetched_states.append(
-                    PeriodState(
-                        SOURCE, player, RESOURCE_MONTH, period, plan.archive.url,
-                        previous.etag, previous.last_modified, 304,
-                        is_month_final(period, checked_at), checked_at,
-                        previous.changed_at, run_id,
-                    )
-                )  # fmt: skip
-                continue
-            raw.add(RESOURCE_MONTH, player, period, resp)
-            if resp.status == 404:
-                result.errors.append(
-                    f"{player} {period}: chess.com answered 404 for {resp.url}, an archive "
-                    "it listed; the month is left as it was and retried next run"
-                )
-                progress(f"{player} [{i}/{len(plans)}] {period}: 404 (reported)")
-                continue
-            try:
-                games = check_archive_body(resp.body)
-            except ValueError as exc:
-                result.errors.append(
-                    f"{player} {period}: malformed archive body from {resp.url} ({exc}); "
-                    f"kept verbatim in {raw_table(SOURCE).identifier} (run_id={run_id}), "
-                    "bronze untouched for this month; rerun later"
-                )
-                progress(f"{player} [{i}/{len(plans)}] {period}: malformed body (reported)")
-                continue
-            changed.append(period)
-            games_in_changed += games
-            fetched_states.append(
-                PeriodState(
-                    SOURCE, player, RESOURCE_MONTH, period, plan.archive.url,
-                    resp.etag, resp.last_modified, 200,
-                    is_month_final(period, checked_at), checked_at, checked_at, run_id,
-                )
-            )  # fmt: skip
-            progress(
-                f"{player} [{i}/{len(plans)}] {period}: {games} games, "
-                f"{len(resp.body) / 1024:.0f} KiB ({plan.reason})"
+        return [
+            Fetch(
+                RESOURCE_MONTH,
+                p.archive.period,
+                p.archive.url,
+                etag=p.etag,
+                last_modified=p.last_modified,
+                reason=p.reason,
             )
-    except ApiError as exc:
-        # Retries exhausted, 403/404 on the player, or a malformed archives list: stop this
-        # player, but keep and merge everything fetched so far.
-        result.errors.append(str(exc))
-        progress(f"{player}: stopped: {exc}")
-    raw.flush()
-    result.responses_kept = raw.written
-    result.months_changed = len(changed)
-    if changed:
-        run_raw = read_raw(
-            spark, SOURCE, resource=RESOURCE_MONTH, run_id=run_id, accounts=[player],
-            since=now - timedelta(days=1),
-        ).where(F.col("period").isin(changed))  # fmt: skip
-        scope = f"player = '{player}' AND archive_month IN ({_sql_list(changed)})"
+            for p in plans
+        ]
+
+    def check(self, fetch: Fetch, responses: Sequence[ApiResponse]) -> int:
+        return check_archive_body(responses[-1].body)
+
+    def is_final(self, fetch: Fetch, checked_at: datetime) -> bool:
+        return is_month_final(fetch.period, checked_at)
+
+    def explain(self, fetch: Fetch, resp: ApiResponse, account: str) -> str:
+        if resp.status == 404:
+            return (
+                f"{account} {fetch.period}: chess.com answered 404 for {resp.url}, an archive "
+                "it listed; the month is left as it was and retried next run"
+            )
+        # 403 and other refusals: the player cannot be read any further this run.
+        self.client.raise_for_status(resp, f"archive {fetch.period}")
+        return super().explain(fetch, resp, account)
+
+    def merge(
+        self, spark: SparkSession, account: str, raw: DataFrame, fetched: list[Fetched]
+    ) -> None:
+        changed = [f.fetch.period for f in fetched]
+        run_raw = raw.where(F.col("period").isin(changed))
+        scope = f"player = '{account}' AND archive_month IN ({_sql_list(changed)})"
         # One response per month in a run: no need to pick the newest.
         merge_games(spark, run_raw, delete_scope=scope, months=changed)
-        result.games_merged = games_in_changed
-    save_state(spark, fetched_states)
-    return result
 
 
 def run_ingest(
@@ -348,46 +282,9 @@ def run_ingest(
         validate_month(month_from, "--from")
     if month_to:
         validate_month(month_to, "--to")
-    if month_from and month_to and month_from > month_to:
-        from spark_jobs.chesscom.client import ConfigError
-
-        raise ConfigError(f"--from {month_from} is after --to {month_to}")
-    started = now or datetime.now(UTC)
-    run_id = new_run_id(started)
-    ensure_table(spark, raw_table(SOURCE))
-    ensure_table(spark, GAMES_TABLE)
-    ensure_state_tables(spark)
-    report = IngestReport(run_id, [])
-    arguments = json.dumps(
-        {"players": names, "from": month_from, "to": month_to, "refresh": refresh}
-    )
-    for name in dict.fromkeys(names):
-        before = client.stats.as_dict()
-        result = ingest_player(
-            spark, client, name, run_id=run_id, now=started, month_from=month_from,
-            month_to=month_to, refresh=refresh, progress=progress,
-        )  # fmt: skip
-        after = client.stats.as_dict()
-        report.results.append(result)
-        record_run(
-            spark,
-            [
-                RunRecord(
-                    run_id, SOURCE, name, started, datetime.now(UTC),
-                    "success" if result.ok else "failed", arguments,
-                    after["requests"] - before["requests"],
-                    after["not_modified"] - before["not_modified"],
-                    after["bytes_received"] - before["bytes_received"],
-                    result.responses_kept, result.games_merged,
-                    "\n".join(result.errors) or None,
-                )
-            ],
-        )  # fmt: skip
-    stats = client.stats.as_dict()
-    report.requests = stats["requests"]
-    report.not_modified = stats["not_modified"]
-    report.bytes_received = stats["bytes_received"]
-    return report
+    check_order(month_from, month_to)
+    decl = ChessComIngest(client, month_from=month_from, month_to=month_to, refresh=refresh)
+    return run_source_ingest(spark, decl, client.http, names, now=now, progress=progress)
 
 
 def rebuild_bronze(spark: SparkSession, players: Sequence[str] | None = None) -> int:

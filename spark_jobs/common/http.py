@@ -5,7 +5,8 @@
   honouring `Retry-After` (seconds or an HTTP date), up to `max_attempts`;
 - other 4xx are never retried: they come back to the caller, which knows what they mean;
 - conditional GETs: pass the ETag / Last-Modified you stored, get a 304 for free;
-- every request is counted (requests, bytes) so runs can report what they cost.
+- every request is counted (requests, bytes) so runs can report what they cost;
+- cursor pagination (`get_pages`): follow a `next_token`-style field until it is null.
 
 Sources wrap it in their own client (see `spark_jobs/chesscom/client.py`).
 """
@@ -13,11 +14,12 @@ Sources wrap it in their own client (see `spark_jobs/chesscom/client.py`).
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -252,3 +254,46 @@ class HttpClient:
                 wait,
             )
             self.sleep(wait)
+
+    def get_pages(
+        self,
+        path_or_url: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        token_param: str = "next_token",
+        token_field: str = "next_token",
+        max_pages: int = 10_000,
+    ) -> Iterator[ApiResponse]:
+        """GET every page of a cursor-paginated collection, one response per page.
+
+        The next page is requested with the same `params` plus `token_param` set to the
+        previous body's `token_field`, until that field is null or absent. A page that is not
+        a 200 with a JSON object body is yielded and ends the walk: the caller decides what it
+        means (it is kept in raw like every other response).
+
+        Raises:
+            ApiError: retries were exhausted, or the API returned the same cursor twice.
+        """
+        base = dict(params or {})
+        token: str | None = None
+        seen: set[str] = set()
+        for _ in range(max_pages):
+            resp = self.get(path_or_url, params={**base, token_param: token} if token else base)
+            yield resp
+            if resp.status != 200:
+                return
+            try:
+                body = json.loads(resp.body)
+            except ValueError:
+                return
+            token = body.get(token_field) if isinstance(body, dict) else None
+            if not token:
+                return
+            if token in seen:
+                raise ApiError(
+                    f"GET {resp.url} returned the {token_field} it was given: the API is "
+                    "looping; rerun later (completed work is kept)",
+                    url=resp.url,
+                )
+            seen.add(token)
+        raise ApiError(f"GET {path_or_url}: more than {max_pages} pages; narrow --from/--to")

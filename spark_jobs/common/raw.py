@@ -106,14 +106,16 @@ def read_raw(
     spark: SparkSession,
     source: str,
     *,
-    resource: str,
+    resource: str | None = None,
+    resources: Sequence[str] | None = None,
     run_id: str | None = None,
     accounts: Sequence[str] | None = None,
     since: datetime | None = None,
 ) -> DataFrame:
-    """Raw rows of a source (optionally one run / some accounts), status 200 only."""
+    """Raw rows of a source's resource(s) (optionally one run / some accounts), status 200."""
+    wanted = [resource] if resource else list(resources or [])
     df = spark.table(raw_table(source).identifier).where(
-        (F.col("resource") == resource) & (F.col("http_status") == 200)
+        F.col("resource").isin(wanted) & (F.col("http_status") == 200)
     )
     if since is not None:
         df = df.where(F.col("fetched_at") >= F.lit(since.replace(tzinfo=None)))

@@ -1,4 +1,4 @@
-"""Offline sandbox of the third-party APIs the lakehouse ingests (chess.com now).
+"""Offline sandbox of the third-party APIs the lakehouse ingests (one app per source).
 
     from spark_jobs.sandbox import ChessComApp, ChessComStore, Fault, SandboxServer
 
@@ -11,6 +11,7 @@ See `spark_jobs.sandbox.server` for fault injection and the request log.
 """
 
 from spark_jobs.sandbox.chesscom import ChessComApp, ChessComStore
+from spark_jobs.sandbox.oura import OuraApp, OuraStore
 from spark_jobs.sandbox.server import (
     FAULT_KINDS,
     Fault,
@@ -28,6 +29,8 @@ __all__ = [
     "ChessComStore",
     "Fault",
     "LoggedRequest",
+    "OuraApp",
+    "OuraStore",
     "SandboxRequest",
     "SandboxResponse",
     "SandboxServer",

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import orjson
 
-from spark_jobs.sandbox.server import SandboxRequest, SandboxResponse
+from spark_jobs.sandbox.server import SandboxRequest, SandboxResponse, SandboxServer
 
 __all__ = ["ChessComApp", "ChessComStore", "normalize_month"]
 
@@ -484,3 +484,20 @@ class ChessComApp:
             return SandboxResponse(status=304, headers=headers, body=b"")
         headers["Content-Type"] = content_type
         return SandboxResponse(status=200, headers=headers, body=body)
+
+
+def mount_demo(
+    server: SandboxServer, accounts: list[str], since: str, now: datetime
+) -> dict[str, str]:
+    """Mount chess.com with generated players from `since` (YYYY-MM) to `now`; returns the
+    environment that points the pipeline at it (the sandbox's and the demo's hook)."""
+    from spark_jobs.sandbox.chesscom_generator import generate_history_until
+
+    store = ChessComStore()
+    for name in accounts:
+        store.add_player(name.lower(), generate_history_until(name.lower(), since, now))
+    server.mount("chesscom", ChessComApp(store))
+    return {
+        "CHESSCOM_API_BASE": server.base_url("chesscom"),
+        "CHESSCOM_USER_AGENT": "personal-lakehouse-demo/0.1 (demo@localhost)",
+    }

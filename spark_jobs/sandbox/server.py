@@ -1,6 +1,6 @@
 """Offline sandbox of third-party HTTP APIs, with fault injection and a request log.
 
-Source apps (chess.com now; Oura and WHOOP later) are mounted under a path prefix, so one local
+Source apps (one per registered source with a sandbox) are mounted under a path prefix, so one local
 server on 127.0.0.1 speaks every contract the pipeline needs and the real clients can be tested
 end to end without a network:
 
@@ -40,14 +40,12 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
-
-if TYPE_CHECKING:
-    from spark_jobs.sandbox.chesscom import ChessComStore
 
 __all__ = [
     "FAULT_KINDS",
@@ -773,34 +771,52 @@ class SandboxServer:
         return SandboxResponse.from_json({"error": f"{method} not allowed on {path}"}, 405)
 
 
+def mount_sources(
+    server: SandboxServer, accounts: list[str], since: str, now: datetime
+) -> dict[str, str]:
+    """Mount every registered source that has a sandbox app, with generated data for
+    `accounts` from `since` (YYYY-MM) to `now`; returns the environment pointing at them."""
+    import importlib
+
+    from spark_jobs.sources import all_sources
+
+    env: dict[str, str] = {}
+    for src in all_sources():
+        if src.sandbox_module:
+            module = importlib.import_module(src.sandbox_module)
+            env.update(module.mount_demo(server, accounts, since, now))
+    return env
+
+
 def run_sandbox(
     host: str = "127.0.0.1",
     port: int = 8765,
-    chesscom_store: ChessComStore | None = None,
+    *,
+    accounts: list[str],
+    since: str,
     verbose: bool = False,
 ) -> None:
-    """Serve the sandbox in the foreground until Ctrl-C, printing its base URLs once.
+    """Serve the sandbox in the foreground until Ctrl-C, printing how to point at it.
 
     Args:
         host: Interface to bind.
         port: TCP port (0 = any free port).
-        chesscom_store: Data for the chess.com app; default: one generated player
-            (`sandbox_player`, 2024-01..2024-06).
+        accounts: Fictional players / persons every source generates data for.
+        since: First month (YYYY-MM) of the generated data; it runs to today.
         verbose: Log every request to stderr.
     """
-    from spark_jobs.sandbox.chesscom import ChessComApp, ChessComStore
+    import shlex
 
-    store = chesscom_store
-    if store is None:
-        store = ChessComStore.with_generated_player("sandbox_player", "2024-01", "2024-06")
     server = SandboxServer(host, port, verbose=verbose)
-    server.mount("chesscom", ChessComApp(store))
+    env = mount_sources(server, accounts, since, datetime.now(UTC))
     print(f"Sandbox listening on {server.url}", flush=True)
     for name in server.apps:
         print(f"  {name}: {server.base_url(name)}", flush=True)
-    players = ", ".join(store.players()) or "(none)"
-    print(f"  chesscom players: {players}", flush=True)
+    print(f"  accounts: {', '.join(accounts)} (data from {since} to today)", flush=True)
     print(f"  control: {server.url}{_CONTROL_PREFIX}  (Ctrl-C to stop)", flush=True)
+    print("point the pipeline at it:", flush=True)
+    for key, value in env.items():
+        print(f"  export {key}={shlex.quote(value)}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1,14 +1,18 @@
-"""End to end: `airflow dags test chesscom_daily` against the API sandbox on a tmp lakehouse.
+"""End to end: `airflow dags test` of chesscom_daily, then of lakehouse_transform, against
+the API sandbox on a tmp lakehouse.
 
-The real DAG runs in the Airflow venv (spark-submit of the ingestion job, then `lakehouse
-transform` with its write-audit-publish gate); the chess.com sandbox is served from this
-pytest process, and the published marts are read back with pyiceberg (no Spark here).
+The real DAGs run in the Airflow venv: chesscom_daily (spark-submit of the ingestion job,
+whose success updates the asset `lakehouse://bronze/chesscom`), then lakehouse_transform
+(the DAG scheduled on that asset: `lakehouse transform` with its write-audit-publish gate).
+`airflow dags test` runs no scheduler, so the test runs the transform DAG itself after each
+ingest, as the asset would. The chess.com sandbox is served from this pytest process, and
+the published marts are read back with pyiceberg (no Spark here).
 
-1. The run for yesterday's interval publishes exactly the sandbox's games of that month.
-2. New games played today appear in the sandbox; the run for today's interval publishes
+1. The runs for yesterday's interval publish exactly the sandbox's games of that month.
+2. New games played today appear in the sandbox; the runs for today's interval publish
    them, and nothing is duplicated.
-3. A run whose audit fails (a game with an impossible time class) fails the DAG run and
-   leaves the published marts exactly as they were.
+3. A transform run whose audit fails (a game with an impossible time class) fails its DAG
+   run and leaves the published marts exactly as they were.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+# Six `airflow dags test` runs (the failing transform retries twice): slow on 2 busy cores.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 PLAYER = "airflow_e2e_player"
 
@@ -97,24 +103,53 @@ def _snapshots(deployment: dict[str, str]) -> dict[str, int | None]:
     return out
 
 
-def _dags_test(airflow_bin: Path, env: dict[str, str], logical_date: datetime, log: Path):
+def _bronze_asset_events(env: dict[str, str]) -> int:
+    """How many events the asset `lakehouse://bronze/chesscom` has in Airflow's metadata DB
+    (the default SQLite database of the test's AIRFLOW_HOME)."""
+    import sqlite3
+
+    db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(db) as conn:
+        (count,) = conn.execute(
+            "select count(*) from asset_event e join asset a on a.id = e.asset_id "
+            "where a.uri = 'lakehouse://bronze/chesscom'"
+        ).fetchone()
+    return count
+
+
+def _dags_test(
+    airflow_bin: Path, env: dict[str, str], dag_id: str, logical_date: datetime, log: IO[str]
+) -> int:
     started = time.monotonic()
+    print(f"===== airflow dags test {dag_id} {logical_date.isoformat()}", file=log, flush=True)
+    proc = subprocess.run(
+        [str(airflow_bin / "airflow"), "dags", "test", dag_id, logical_date.isoformat()],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        timeout=1500,
+    )
+    print(f"airflow dags test {dag_id} {logical_date:%Y-%m-%d}: {time.monotonic() - started:.0f} s")
+    return proc.returncode
+
+
+def _run_day(
+    airflow_bin: Path, env: dict[str, str], logical_date: datetime, log: Path
+) -> tuple[int, int | None, str]:
+    """chesscom_daily for `logical_date`, then lakehouse_transform (what its asset triggers).
+
+    Both runs' output go to `log`, in that order. Returns (ingest exit code, transform exit
+    code, the log); the transform is not run when the ingest failed. A successful ingest
+    must have updated the asset the transform DAG is scheduled on.
+    """
+    events = _bronze_asset_events(env)
     with log.open("w") as out:
-        proc = subprocess.run(
-            [
-                str(airflow_bin / "airflow"),
-                "dags",
-                "test",
-                "chesscom_daily",
-                logical_date.isoformat(),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            timeout=900,
-        )
-    print(f"airflow dags test {logical_date:%Y-%m-%d}: {time.monotonic() - started:.0f} s")
-    return proc.returncode, log.read_text()
+        ingest = _dags_test(airflow_bin, env, "chesscom_daily", logical_date, out)
+        transform = None
+        if ingest == 0:
+            assert _bronze_asset_events(env) == events + 1, "no asset event from the ingest"
+            transform = _dags_test(airflow_bin, env, "lakehouse_transform", logical_date, out)
+    return ingest, transform, log.read_text()
 
 
 def test_chesscom_daily_end_to_end(
@@ -135,11 +170,18 @@ def test_chesscom_daily_end_to_end(
 
 
 def run_daily_scenario(
-    airflow_bin: Path, env: dict[str, str], store, deployment: dict[str, str], tmp_path: Path
+    airflow_bin: Path,
+    env: dict[str, str],
+    store,
+    deployment: dict[str, str],
+    tmp_path: Path,
+    steps: int = 3,
 ) -> None:
     """Yesterday, then today with new games, then a failing audit (module docstring).
 
-    `deployment` holds the settings' variables, to read the published marts with pyiceberg.
+    `deployment` holds the settings' variables, to read the published marts with pyiceberg;
+    `steps` stops the scenario early (the stack runs the first day only: its failing audit
+    on Trino is tests/stack/test_stack.py's).
     """
     started = time.monotonic()
     subprocess.run(
@@ -156,8 +198,8 @@ def run_daily_scenario(
 
     # 1. Yesterday's interval [yesterday, today): a manual run with logical date `today`
     #    (CronDataIntervalTimetable gives it the last complete day).
-    code, log = _dags_test(airflow_bin, env, today, tmp_path / "run1.log")
-    assert code == 0, log[-6000:]
+    ingest, transform, log = _run_day(airflow_bin, env, today, tmp_path / "run1.log")
+    assert (ingest, transform) == (0, 0), log[-6000:]
     assert f"data_interval_start={yesterday:%Y-%m-%d} 00:00:00+00:00" in log
     month = f"{yesterday:%Y-%m}"
     assert f"--from {month} --to {month}" in log
@@ -166,12 +208,15 @@ def run_daily_scenario(
     published = _marts_uuids(deployment)
     assert len(published) == len(set(published))
     assert set(published) == expected
+    if steps == 1:
+        return
 
     # 2. New games today, then today's interval [today, tomorrow).
     new_games = _games_today(store, 3)
     store.add_games(PLAYER, f"{today:%Y-%m}", new_games)
-    code, log = _dags_test(airflow_bin, env, today + timedelta(days=1), tmp_path / "run2.log")
-    assert code == 0, log[-6000:]
+    second = today + timedelta(days=1)
+    ingest, transform, log = _run_day(airflow_bin, env, second, tmp_path / "run2.log")
+    assert (ingest, transform) == (0, 0), log[-6000:]
     assert f"--from {today:%Y-%m} --to {today:%Y-%m}" in log
     months = _months_between(yesterday, today)
     expected = {g["uuid"] for m in months for g in store.games(PLAYER, m)}
@@ -180,14 +225,16 @@ def run_daily_scenario(
     assert len(published) == len(set(published)), "a game was published twice"
     assert set(published) == expected
 
-    # 3. A game the audit rejects: the DAG run fails and nothing is published.
+    # 3. A game the audit rejects: bronze takes it, the transform's DAG run fails and
+    #    nothing is published.
     before_snapshots = _snapshots(deployment)
     bad = _games_today(store, 1, kind="bad")
     store.add_games(PLAYER, f"{today:%Y-%m}", bad)
     # Another manual run of today's interval (logical dates must differ between runs).
     third = today + timedelta(days=1, hours=1)
-    code, log = _dags_test(airflow_bin, env, third, tmp_path / "run3.log")
-    assert code != 0
+    ingest, transform, log = _run_day(airflow_bin, env, third, tmp_path / "run3.log")
+    assert ingest == 0, log[-6000:]
+    assert transform != 0, log[-6000:]
     assert "audit FAILED: nothing published" in log
     assert "time_class" in log
     assert _snapshots(deployment) == before_snapshots

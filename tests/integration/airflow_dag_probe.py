@@ -4,8 +4,9 @@
         .venv-airflow/bin/python tests/integration/airflow_dag_probe.py dags/
 
 test_airflow_dags.py runs it in a subprocess (Airflow cannot be imported in the main venv)
-and asserts on the printed description: import errors, tasks, retries, timetables, the
-ingest operator's arguments.
+and asserts on the printed description: import errors, tasks, retries, timetables and
+asset schedules, the ingest operator's arguments (as written and as rendered for the data
+intervals below), its outlets.
 """
 
 from __future__ import annotations
@@ -17,6 +18,36 @@ from typing import Any
 
 # Months whose data intervals the test checks: run_after -> the interval the timetable gives.
 RUN_AFTER = ("2024-03-01T05:00:00+00:00", "2025-01-01T00:00:00+00:00")
+# What `var.value.<name>` gives when the templates are rendered here (no metadata DB).
+VARIABLES = {"chesscom_players": "hikaru, magnuscarlsen", "oura_accounts": "me"}
+
+
+def _condition(condition: Any) -> Any:
+    """An asset expression as JSON: a URI, {"any": [...]} or {"all": [...]}."""
+    from airflow.sdk import Asset
+    from airflow.sdk.definitions.asset import AssetAll, AssetAny
+
+    if isinstance(condition, Asset):
+        return condition.uri
+    if isinstance(condition, AssetAny):
+        return {"any": [_condition(c) for c in condition.objects]}
+    if isinstance(condition, AssetAll):
+        return {"all": [_condition(c) for c in condition.objects]}
+    return repr(condition)
+
+
+def _rendered(dag: Any, task: Any, content: Any, interval: list[str]) -> Any:
+    """`content` rendered as the task would render it for this data interval."""
+    import pendulum
+
+    start, end = (pendulum.instance(datetime.fromisoformat(b)) for b in interval)
+    context = {
+        "data_interval_start": start,
+        "data_interval_end": end,
+        "var": {"value": VARIABLES},
+        "dag": dag,
+    }
+    return task.render_template(content, context, dag.get_template_env())
 
 
 def _interval(dag: Any, run_after: str) -> list[str]:
@@ -38,6 +69,7 @@ def _task(task: Any) -> dict[str, Any]:
         "upstream": sorted(task.upstream_task_ids),
         "pool": task.pool,
         "doc_md": task.doc_md or "",
+        "outlets": [getattr(o, "uri", repr(o)) for o in task.outlets],
     }
     if out["type"] == "SparkSubmitOperator":
         out.update(
@@ -75,6 +107,14 @@ def main(dags_folder: str) -> None:
     out: dict[str, Any] = {"import_errors": bag.import_errors, "dags": {}}
     for dag_id, dag in bag.dags.items():
         intervals = {r: _interval(dag, r) for r in RUN_AFTER}
+        tasks = {t.task_id: _task(t) for t in dag.tasks}
+        # The ingest task's arguments rendered for each interval, as the job receives them.
+        rendered = {}
+        if "ingest" in dag.task_dict:
+            ingest = dag.task_dict["ingest"]
+            args = getattr(ingest, "application_args", None) or ingest.script_args
+            rendered = {r: _rendered(dag, ingest, args, i) for r, i in intervals.items()}
+        condition = getattr(dag.timetable, "asset_condition", None)
         macros = dag.user_defined_macros or {}
         months = {}
         if "month_from" in macros:
@@ -90,7 +130,9 @@ def main(dags_folder: str) -> None:
             "timetable": type(dag.timetable).__name__,
             "intervals": intervals,
             "months": months,
-            "tasks": {t.task_id: _task(t) for t in dag.tasks},
+            "schedule_assets": _condition(condition) if condition is not None else None,
+            "rendered_ingest_args": rendered,
+            "tasks": tasks,
         }
     print(json.dumps(out, default=str))
 

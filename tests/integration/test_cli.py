@@ -86,7 +86,7 @@ def _rows(home: Path, table: str, player: str) -> list[dict]:
     catalog = load_pyiceberg_catalog(load_settings({"LAKEHOUSE_HOME": str(home)}))
     if not catalog.table_exists(table):
         return []
-    column = "player" if table.startswith("bronze.") else "account"
+    column = "player" if table.startswith("bronze.chesscom") else "account"
     arrow = catalog.load_table(table).scan(row_filter=f"{column} == '{player}'").to_arrow()
     return arrow.to_pylist()
 
@@ -128,21 +128,26 @@ def test_killed_run_keeps_raw_and_the_rerun_completes(tmp_path: Path, chess_serv
     assert len(_rows(tmp_path, "raw.ingest_state", player)) == len(store.months(player))
 
 
-def test_demo_then_sql_in_every_format(tmp_path: Path) -> None:
-    env = _env(tmp_path)
-    since = time.strftime("%Y-%m", time.gmtime(time.time() - 62 * 86400))
-    demo = _run(["demo", "--since", since, "--no-serve"], env, tmp_path, timeout=900)
-    assert demo.returncode == 0, demo.stdout + demo.stderr
-    assert "second run (incremental)" in demo.stdout
-    assert "/superset/dashboard/chess/" in demo.stdout  # ends with the dashboards imported
-    games = len(_rows(tmp_path, "bronze.chesscom_games", "demo_player"))
+@pytest.mark.timeout(1800)
+def test_demo_then_sql_in_every_format(demo_lakehouse) -> None:
+    # The session's `lakehouse demo --no-serve` (tests/integration/conftest.py).
+    home, env, out = demo_lakehouse.home, demo_lakehouse.env, demo_lakehouse.demo_output
+    assert "second run (incremental)" in out
+    for slug in ("chess", "health"):  # ends with the dashboards imported
+        assert f"/superset/dashboard/{slug}/" in out
+    games = len(_rows(home, "bronze.chesscom_games", "demo_player"))
     assert games > 0
+    # Oura went through every layer too: a night per day since --since, in the marts.
+    nights = _rows(home, "bronze.oura_daily_sleep", "demo_player")
+    days = _rows(home, "marts.daily_health", "demo_player")
+    assert len(nights) >= 150 and len(days) == len(nights)
+    assert "Oura second run (incremental)" in out
 
     query = "select player, count(*) as games from lake.bronze.chesscom_games group by player"
-    as_json = _run(["sql", query, "--format", "json"], env, tmp_path)
+    as_json = _run(["sql", query, "--format", "json"], env, home)
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout) == [{"player": "demo_player", "games": games}]
-    as_csv = _run(["sql", query, "--format", "csv"], env, tmp_path)
+    as_csv = _run(["sql", query, "--format", "csv"], env, home)
     assert as_csv.stdout.splitlines() == ["player,games", f"demo_player,{games}"]
-    bad = _run(["sql", "select * from lake.bronze.no_such_table"], env, tmp_path)
+    bad = _run(["sql", "select * from lake.bronze.no_such_table"], env, home)
     assert bad.returncode == 2 and "query failed" in bad.stderr

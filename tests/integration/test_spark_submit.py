@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-JOB = ROOT / "spark_jobs" / "jobs" / "chesscom_ingest.py"
+JOB = ROOT / "spark_jobs" / "jobs" / "ingest.py"
 GLUE_LIBS = ROOT / ".venv" / "glue-libs"
 PLAYER = "submit_player"
 NOW = datetime.now(UTC)
@@ -117,10 +117,10 @@ def test_spark_submit_runs_the_job_unchanged(
     store: ChessComStore, api: str, home: Path, properties: Path
 ) -> None:
     month = recent_month(1)
-    args = ["--players", PLAYER, "--from", month, "--to", month]
+    args = ["--source", "chesscom", "--players", PLAYER, "--from", month, "--to", month]
     done = _submit(properties, args, _env(home, api))
     assert done.returncode == 0, done.stdout + done.stderr[-4000:]
-    assert "games merged" in done.stdout
+    assert "records merged" in done.stdout
     expected = _sandbox_games(store, month)
     assert expected and _bronze_games(home, month) == expected
     assert not _bronze_games(home, recent_month(0)), "only the requested month is ingested"
@@ -133,10 +133,11 @@ def test_glue_argument_form(store: ChessComStore, api: str, home: Path, properti
     env = _env(None, api)  # LAKEHOUSE_HOME arrives as a Glue job parameter instead
     env["PYTHONPATH"] = str(GLUE_LIBS)
     args = [
-        "--JOB_NAME", "chesscom_ingest",
+        "--JOB_NAME", "lakehouse-chesscom-ingest",
         "--job-bookmark-option", "job-bookmark-disable",
         "--TempDir", str(home / "glue-tmp"),
         "--LAKEHOUSE_HOME", str(home),
+        "--source", "chesscom",
         "--players", PLAYER,
         "--from", month,
         "--to", month,
@@ -149,7 +150,12 @@ def test_glue_argument_form(store: ChessComStore, api: str, home: Path, properti
 
 
 def test_bad_arguments_exit_2_naming_the_option(api: str, home: Path, properties: Path) -> None:
-    done = _submit(properties, ["--from", "2024-01"], _env(home, api))
+    done = _submit(properties, ["--players", PLAYER, "--from", "2024-01"], _env(home, api))
     assert done.returncode == 2
     # spark-submit merges the Python driver's stderr into its stdout.
-    assert "required: --players" in done.stdout + done.stderr
+    assert "required: --source" in done.stdout + done.stderr
+    # A month where the source takes months: refused before Spark starts.
+    args = ["--source", "chesscom", "--players", PLAYER, "--from", "2024-01-15"]
+    done = _submit(properties, args, _env(home, api))
+    assert done.returncode == 2
+    assert "--from" in done.stdout + done.stderr

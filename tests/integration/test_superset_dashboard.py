@@ -1,8 +1,8 @@
 """The Chess dashboard end to end: demo -> marts -> Superset -> a real headless Chromium.
 
-One throwaway lakehouse for the module: `lakehouse demo --no-serve` (sandbox, ingest, dbt
-marts, dashboards import) runs as a user would run it; then Superset is served on a free
-port and tests/browser/check_dashboard.mjs (playwright-core driving Debian's
+The session's demo lakehouse (tests/integration/conftest.py: `lakehouse demo --no-serve`
+with two people, as a user would run it) and its Superset on a free port;
+tests/browser/check_dashboard.mjs (playwright-core driving Debian's
 /usr/bin/chromium) logs in and opens the dashboard. Every process started here is stopped
 by process group, also on failure. The screenshot lands in
 test-output/superset/chess_dashboard.png.
@@ -10,14 +10,10 @@ test-output/superset/chess_dashboard.png.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import stat
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,26 +22,13 @@ import yaml
 from spark_jobs.dashboards import BUNDLE_DIR, admin_password_file
 from spark_jobs.serving import duckdb_config, serving_path
 from spark_jobs.settings import load_settings
-from tests.superset_browser import CHARTS, check_chess_dashboard, serve_superset
+from tests.integration.conftest import DemoLakehouse
+from tests.superset_browser import ALL_CHARTS, check_chess_dashboard
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[2]
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
-
-
-@dataclass
-class Lakehouse:
-    home: Path
-    env: dict[str, str]
-    demo_output: str
-
-
-def _env(home: Path, **extra: str) -> dict[str, str]:
-    drop = ("CHESSCOM_", "LAKEHOUSE_", "SUPERSET_", "TRINO_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env.update(LAKEHOUSE_HOME=str(home), SPARK_LOCAL_IP="127.0.0.1", **extra)
-    return env
 
 
 def _lakehouse(args: list[str], env: dict[str, str], cwd: Path, timeout: int = 300):
@@ -55,15 +38,8 @@ def _lakehouse(args: list[str], env: dict[str, str], cwd: Path, timeout: int = 3
 
 
 @pytest.fixture(scope="module")
-def lakehouse(tmp_path_factory: pytest.TempPathFactory) -> Lakehouse:
-    home = tmp_path_factory.mktemp("superset-lakehouse")
-    env = _env(home)
-    since = time.strftime("%Y-%m", time.gmtime(time.time() - 183 * 86400))
-    start = time.monotonic()
-    demo = _lakehouse(["demo", "--no-serve", "--since", since], env, home, timeout=1500)
-    assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-4000:]
-    print(f"demo --no-serve: {time.monotonic() - start:.0f} s")
-    return Lakehouse(home=home, env=env, demo_output=demo.stdout)
+def lakehouse(demo_lakehouse: DemoLakehouse) -> DemoLakehouse:
+    return demo_lakehouse
 
 
 def _metadata_counts(home: Path) -> dict[str, object]:
@@ -83,7 +59,7 @@ def _metadata_counts(home: Path) -> dict[str, object]:
         con.close()
 
 
-def test_admin_password_is_generated_private_and_printed_once(lakehouse: Lakehouse) -> None:
+def test_admin_password_is_generated_private_and_printed_once(lakehouse: DemoLakehouse) -> None:
     path = admin_password_file(load_settings({"LAKEHOUSE_HOME": str(lakehouse.home)}))
     password = path.read_text().strip()
     assert password.lower() != "admin" and len(password) >= 16
@@ -92,10 +68,11 @@ def test_admin_password_is_generated_private_and_printed_once(lakehouse: Lakehou
     assert "lakehouse dashboards serve" in lakehouse.demo_output
 
 
-def test_reimport_is_idempotent(lakehouse: Lakehouse) -> None:
+def test_reimport_is_idempotent(lakehouse: DemoLakehouse) -> None:
     before = _metadata_counts(lakehouse.home)
     assert before["uri"].startswith("duckdb:///") and before["dashboards"] == 1
-    assert before["charts"] == len(CHARTS) == before["dashboard_charts"]
+    assert before["charts"] == len(ALL_CHARTS)
+    assert before["dashboard_charts"] == len(ALL_CHARTS)  # every chart is on a dashboard
 
     again = _lakehouse(["dashboards", "import"], lakehouse.env, lakehouse.home)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -105,7 +82,7 @@ def test_reimport_is_idempotent(lakehouse: Lakehouse) -> None:
     assert after == before  # same rows, same connection: nothing duplicated
 
 
-def test_datasets_list_the_columns_of_the_marts(lakehouse: Lakehouse) -> None:
+def test_datasets_list_the_columns_of_the_marts(lakehouse: DemoLakehouse) -> None:
     import duckdb
 
     settings = load_settings({"LAKEHOUSE_HOME": str(lakehouse.home)})
@@ -118,12 +95,11 @@ def test_datasets_list_the_columns_of_the_marts(lakehouse: Lakehouse) -> None:
 
 
 @pytest.fixture(scope="module")
-def superset_url(lakehouse: Lakehouse) -> Iterator[str]:
-    with serve_superset(lakehouse.env, lakehouse.home) as url:
-        yield url
+def superset_url(demo_superset: str) -> str:
+    return demo_superset
 
 
-def test_chess_dashboard_renders_in_chromium(lakehouse: Lakehouse, superset_url: str) -> None:
+def test_chess_dashboard_renders_in_chromium(lakehouse: DemoLakehouse, superset_url: str) -> None:
     password = (lakehouse.home / "superset" / "admin_password").read_text().strip()
     settings = load_settings({"LAKEHOUSE_HOME": str(lakehouse.home)})
     check_chess_dashboard(superset_url, password, settings, "chess_dashboard.png")

@@ -137,6 +137,19 @@ def stack_sandbox() -> Iterator[tuple[str, object]]:
 
 
 @pytest.fixture(scope="session")
+def oura_sandbox() -> Iterator[dict[str, str]]:
+    """The Oura sandbox with the same person's ring, three months to now: the environment
+    that points `lakehouse ingest oura` at it (sandbox-issued token files)."""
+    from spark_jobs.sandbox import SandboxServer
+    from spark_jobs.sandbox.oura import mount_demo
+
+    now = datetime.now(UTC)
+    start = (now.replace(day=1) - timedelta(days=62)).strftime("%Y-%m")
+    with SandboxServer() as server:
+        yield {**mount_demo(server, [STACK_PLAYER], start, now), "OURA_FROM": f"{start}-01"}
+
+
+@pytest.fixture(scope="session")
 def ingested(stack: RunningStack, stack_sandbox) -> RunningStack:
     """STACK_PLAYER's games in bronze on S3, written by Spark on the stack's cluster."""
     base_url, _ = stack_sandbox
@@ -149,3 +162,16 @@ def ingested(stack: RunningStack, stack_sandbox) -> RunningStack:
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     print(f"ingest chesscom on the stack: {time.monotonic() - started:.0f} s")
     return stack
+
+
+@pytest.fixture(scope="session")
+def ingested_health(ingested: RunningStack, oura_sandbox: dict[str, str]) -> RunningStack:
+    """The same person's Oura data in bronze on S3 too (the health marts get rows)."""
+    env = dict(oura_sandbox)
+    first = env.pop("OURA_FROM")
+    ingested.env.update(env)
+    started = time.monotonic()
+    run = ingested.lakehouse("ingest", "oura", "--account", STACK_PLAYER, "--from", first)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    print(f"ingest oura on the stack: {time.monotonic() - started:.0f} s")
+    return ingested

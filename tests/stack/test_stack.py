@@ -5,9 +5,10 @@ On one stack (tests/stack/conftest.py), in order:
    named;
 2. Spark (on the standalone cluster, S3FileIO) writes bronze to the S3 server, and Trino and
    pyiceberg read exactly the sandbox's games from it;
-3. every chess mart built by the `local` target (dbt-spark) equals, row for row, the same
-   mart built by the `trino` target (dbt-trino: MERGE on Iceberg, GROUPING SETS, arrays of
-   rows), with every data and unit test passing on Trino;
+3. every mart (chess, and health from the same person's Oura ring) built by the `local`
+   target (dbt-spark) equals, row for row, the same mart built by the `trino` target
+   (dbt-trino: MERGE on Iceberg, GROUPING SETS, arrays of rows), with every data and unit
+   test passing on Trino;
 4. a failing test on Trino publishes nothing: every published mart keeps its snapshot and
    its rows; fixed input publishes again;
 5. `lakehouse sql --engine trino` answers in table, CSV and JSON, and names the fix when
@@ -152,13 +153,15 @@ def _transform(stack: RunningStack, target: str, **extra: str):
 
 
 def test_every_mart_is_equal_on_the_local_and_the_trino_target(
-    ingested: RunningStack, marts: list[str]
+    ingested_health: RunningStack, marts: list[str]
 ) -> None:
+    ingested = ingested_health
     local = _transform(ingested, "local")
     assert local.returncode == 0, local.stdout[-5000:] + local.stderr[-3000:]
     # Trino reads the marts Spark wrote (the same catalog, the same S3 files).
     by_spark = {m: _mart_rows(ingested, m) for m in marts}
     assert by_spark["fct_chess_games"][1], "the local target published no games"
+    assert by_spark["daily_health"][1], "the local target published no health days"
 
     on_trino = _transform(ingested, "trino")
     assert on_trino.returncode == 0, on_trino.stdout[-5000:] + on_trino.stderr[-3000:]

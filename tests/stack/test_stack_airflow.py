@@ -1,7 +1,8 @@
 """The daily DAG on the stack: spark-submit to the standalone master, dbt on Trino.
 
-The scenario of tests/e2e/test_airflow_chesscom_daily.py (yesterday, today with new games,
-a failing audit that publishes nothing), with the variables `lakehouse stack env` prints:
+The first day of tests/e2e/test_airflow_chesscom_daily.py's scenario (`chesscom_daily`,
+then `lakehouse_transform` on its asset; the failing audit on Trino is
+tests/stack/test_stack.py's), with the variables `lakehouse stack env` prints:
 the ingest task submits to spark://127.0.0.1:PORT and writes bronze to S3 through the
 PostgreSQL catalog; the transform task runs `lakehouse transform --target trino`.
 """
@@ -40,7 +41,7 @@ def test_chesscom_daily_on_the_stack(
         AIRFLOW_CONN_SPARK_DEFAULT=master,
         LAKEHOUSE_AIRFLOW_RETRY_DELAY="1",
     )
-    run_daily_scenario(airflow_bin, env, store, deployment, tmp_path)
+    run_daily_scenario(airflow_bin, env, store, deployment, tmp_path, steps=1)
     log = (tmp_path / "run1.log").read_text()
     assert f"spark://127.0.0.1:{stack.ports['spark']}" in log
     assert "transform --target trino" in log

@@ -80,3 +80,50 @@ def test_months_are_utc_months() -> None:
 def test_months_in_interval_rejects_bad_intervals(start: datetime, end: datetime) -> None:
     with pytest.raises(ValueError):
         months.months_in_interval(start, end)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "overlap", "expected"),
+    [
+        # oura_daily's interval [day, day + 1) with the default overlap of 7 days.
+        (_utc(2024, 5, 15), _utc(2024, 5, 16), 7, ("2024-05-08", "2024-05-15")),
+        # End exclusive: the interval of 29 February (leap year), overlap into the week before.
+        (_utc(2024, 2, 29), _utc(2024, 3, 1), 7, ("2024-02-22", "2024-02-29")),
+        # The overlap crosses a year boundary.
+        (_utc(2025, 1, 3), _utc(2025, 1, 4), 7, ("2024-12-27", "2025-01-03")),
+        # No overlap: exactly the interval's day.
+        (_utc(2024, 12, 31), _utc(2025, 1, 1), 0, ("2024-12-31", "2024-12-31")),
+        # A multi-day interval (a paused DAG catching up, a hand-made backfill range).
+        (_utc(2024, 6, 1), _utc(2024, 6, 11), 2, ("2024-05-30", "2024-06-10")),
+        # An empty interval (manual run without a data interval) is its start's day.
+        (_utc(2024, 7, 1), _utc(2024, 7, 1), 1, ("2024-06-30", "2024-07-01")),
+        # One second into the next day touches it.
+        (_utc(2024, 6, 30), _utc(2024, 7, 1, 0, 0, 1), 0, ("2024-06-30", "2024-07-01")),
+    ],
+)
+def test_days_in_interval(
+    start: datetime, end: datetime, overlap: int, expected: tuple[str, str]
+) -> None:
+    assert months.days_in_interval(start, end, overlap) == expected
+    assert (months.day_from(start, end, overlap), months.day_to(start, end)) == expected
+
+
+def test_days_are_utc_days() -> None:
+    # 1 March 01:00 in UTC+02:00 is still 29 February in UTC.
+    plus_two = timezone(timedelta(hours=2))
+    start = datetime(2024, 2, 29, 2, tzinfo=plus_two)
+    end = datetime(2024, 3, 1, 1, tzinfo=plus_two)
+    assert months.days_in_interval(start, end) == ("2024-02-29", "2024-02-29")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "overlap"),
+    [
+        (datetime(2024, 1, 1), datetime(2024, 1, 2), 0),
+        (_utc(2024, 1, 2), _utc(2024, 1, 1), 0),
+        (_utc(2024, 1, 1), _utc(2024, 1, 2), -1),
+    ],
+)
+def test_days_in_interval_rejects_bad_input(start: datetime, end: datetime, overlap: int) -> None:
+    with pytest.raises(ValueError):
+        months.days_in_interval(start, end, overlap)

@@ -7,6 +7,7 @@ or column that does not exist, a dashboard slot without a chart, duplicate UUIDs
 from __future__ import annotations
 
 import json
+import re
 import stat
 import zipfile
 from pathlib import Path
@@ -43,9 +44,13 @@ def test_uuids_are_unique_and_every_reference_resolves() -> None:
     assert len(uuids) == len(set(uuids))
     dataset_uuids = {d["uuid"] for d in DATASETS.values()}
     assert all(c["dataset_uuid"] in dataset_uuids for c in CHARTS.values())
-    (dashboard,) = DASHBOARDS.values()
-    assert dashboard["dashboard_title"] == "Chess"
-    placed = [node["meta"]["uuid"] for node in dashboard["position"].values() if _is_chart(node)]
+    assert {d["dashboard_title"] for d in DASHBOARDS.values()} == {"Chess", "Health"}
+    placed = [
+        node["meta"]["uuid"]
+        for dashboard in DASHBOARDS.values()
+        for node in dashboard["position"].values()
+        if _is_chart(node)
+    ]
     assert sorted(placed) == sorted(c["uuid"] for c in CHARTS.values())  # each chart once
 
 
@@ -56,11 +61,12 @@ def _is_chart(node: object) -> bool:
 def _referenced(params: dict) -> tuple[set[str], set[str]]:
     """Column names and saved-metric names a chart's form data uses."""
     columns: set[str] = set()
-    for key in ("x_axis", "groupby", "all_columns"):
+    for key in ("x_axis", "groupby", "groupby_b", "groupbyRows", "groupbyColumns", "all_columns"):
         value = params.get(key) or []
         columns.update([value] if isinstance(value, str) else value)
-    columns.update(f["subject"] for f in params.get("adhoc_filters", []))
-    metrics = set(params.get("metrics") or [])
+    for key in ("adhoc_filters", "adhoc_filters_b"):  # _b: the second query of a mixed chart
+        columns.update(f["subject"] for f in params.get(key, []))
+    metrics = set(params.get("metrics") or []) | set(params.get("metrics_b") or [])
     if params.get("metric"):
         metrics.add(params["metric"])
     return columns, metrics
@@ -153,3 +159,115 @@ def test_generated_admin_password_is_stored_once_0600(tmp_path: Path) -> None:
 def test_weak_admin_password_is_refused(tmp_path: Path, weak: str) -> None:
     with pytest.raises(SettingsError, match="SUPERSET_ADMIN_PASSWORD"):
         admin_password(_settings(tmp_path), {"SUPERSET_ADMIN_PASSWORD": weak})
+
+
+# ------------------------------------------------------------------ the Health dashboard
+HEALTH = DASHBOARDS["Health"]
+HEALTH_CHARTS = {name: c for name, c in CHARTS.items() if name.startswith("health_")}
+HEALTH_FILTERS = HEALTH["metadata"]["native_filter_configuration"]
+
+
+def _dataset_of(chart: dict) -> dict:
+    (dataset,) = [d for d in DATASETS.values() if d["uuid"] == chart["dataset_uuid"]]
+    return dataset
+
+
+def _placed_ids(dashboard: dict) -> dict[str, int]:
+    """uuid -> the chartId the dashboard's layout (and its filter scopes) refer to."""
+    nodes = [n for n in dashboard["position"].values() if _is_chart(n)]
+    return {n["meta"]["uuid"]: n["meta"]["chartId"] for n in nodes}
+
+
+def test_health_dashboard_places_every_health_chart_once() -> None:
+    assert HEALTH["slug"] == "health" and HEALTH["dashboard_title"] == "Health"
+    placed = _placed_ids(HEALTH)
+    assert sorted(placed) == sorted(c["uuid"] for c in HEALTH_CHARTS.values())
+    assert len(set(placed.values())) == len(placed)  # chartIds unique within the layout
+    assert len(HEALTH_CHARTS) >= 10
+    names = {n["meta"]["sliceName"] for n in HEALTH["position"].values() if _is_chart(n)}
+    assert names == {c["slice_name"] for c in HEALTH_CHARTS.values()}
+    for node in HEALTH["position"].values():  # the grid is a tree: every child exists
+        if isinstance(node, dict):
+            assert all(child in HEALTH["position"] for child in node.get("children", []))
+    chess = DASHBOARDS["Chess"]
+    assert not set(_placed_ids(chess)) & set(placed)
+
+
+def test_health_charts_read_only_the_health_marts() -> None:
+    health = {DATASETS["daily_health"]["uuid"], DATASETS["agg_monthly_health"]["uuid"]}
+    assert {c["dataset_uuid"] for c in HEALTH_CHARTS.values()} == health
+
+
+def test_health_native_filters_target_existing_columns_and_charts() -> None:
+    by_name = {f["name"]: f for f in HEALTH_FILTERS}
+    assert set(by_name) == {"Person", "Date range"}
+    assert len({f["id"] for f in HEALTH_FILTERS}) == len(HEALTH_FILTERS)
+    placed = _placed_ids(HEALTH)
+    by_id = {placed[c["uuid"]]: c for c in HEALTH_CHARTS.values()}
+    for f in HEALTH_FILTERS:
+        assert f["id"].startswith("NATIVE_FILTER-") and f["type"] == "NATIVE_FILTER"
+        assert f["scope"]["rootPath"] == ["ROOT_ID"]
+        assert set(f["scope"]["excluded"]) <= set(by_id)  # chartIds of this layout
+        assert "chartsInScope" not in f  # ids change on import; Superset derives them
+        for target in f["targets"]:
+            if "datasetUuid" in target:
+                (dataset,) = [d for d in DATASETS.values() if d["uuid"] == target["datasetUuid"]]
+                assert target["column"]["name"] in {c["column_name"] for c in dataset["columns"]}
+
+    # Person: one account at a time, the first by default, on every chart; every chart's
+    # dataset has the column (a native filter applies its column to each chart in scope).
+    person = by_name["Person"]
+    assert person["filterType"] == "filter_select"
+    assert person["controlValues"]["multiSelect"] is False
+    assert person["controlValues"]["enableEmptyFilter"] is True  # a value is required
+    assert person["controlValues"]["defaultToFirstItem"] is True and person["requiredFirst"]
+    assert person["scope"]["excluded"] == []
+    for chart in HEALTH_CHARTS.values():
+        assert "account" in {c["column_name"] for c in _dataset_of(chart)["columns"]}
+
+    # Date range: every chart in scope has a temporal-range filter on a DATE column of its
+    # dataset (where Superset puts the range); only "This month vs all-time" is out.
+    dates = by_name["Date range"]
+    assert dates["filterType"] == "filter_time"
+    excluded = {by_id[i]["slice_name"] for i in dates["scope"]["excluded"]}
+    assert excluded == {"This month vs all-time"}
+    for chart_id, chart in by_id.items():
+        if chart_id in dates["scope"]["excluded"]:
+            continue
+        params = chart["params"]
+        temporal = {
+            f["subject"]
+            for key in ("adhoc_filters", "adhoc_filters_b")
+            for f in params.get(key, [])
+            if f["operator"] == "TEMPORAL_RANGE"
+        }
+        assert temporal, chart["slice_name"]
+        columns = {c["column_name"]: c for c in _dataset_of(chart)["columns"]}
+        assert all(columns[s]["is_dttm"] and columns[s]["type"] == "DATE" for s in temporal)
+        if "x_axis" in params:
+            assert params["x_axis"] in temporal
+
+
+def test_health_datasets_match_the_dbt_marts() -> None:
+    """The dataset columns are daily_health's, as health_rules.sql types them, in order."""
+    rules = (BUNDLE_DIR.parents[1] / "dbt_project" / "macros" / "health_rules.sql").read_text()
+    body = rules.split("macro health_daily_columns()", 1)[1].split("endmacro", 1)[0]
+    dbt = ["account", "year", "month"] + [n for n, _ in re.findall(r"\('(\w+)',\s*'(\w+)'\)", body)]
+    daily = DATASETS["daily_health"]
+    assert [c["column_name"] for c in daily["columns"] if not c["expression"]] == dbt
+    monthly = DATASETS["agg_monthly_health"]
+    assert [c["column_name"] for c in monthly["columns"]][:3] == ["account", "year", "month"]
+    assert {"avg_stress", "avg_sleep_score", "avg_awake_bpm", "avg_rest_bpm"} <= {
+        c["column_name"] for c in monthly["columns"]
+    }
+    assert daily["main_dttm_col"] == "day" and monthly["main_dttm_col"] == "last_day"
+
+
+def test_health_metrics_are_portable_sql() -> None:
+    """One expression for DuckDB and Trino: plain aggregates, no engine-only functions."""
+    allowed = {"AVG", "COUNT", "CASE", "WHEN", "THEN", "END", "DATE_TRUNC", "CURRENT_DATE"}
+    for name in ("daily_health", "agg_monthly_health"):
+        for m in DATASETS[name]["metrics"]:
+            words = set(re.findall(r"[A-Z_]{3,}", m["expression"]))
+            assert words <= allowed, (m["metric_name"], words - allowed)
+            assert "SELECT" not in m["expression"].upper()  # Superset refuses subqueries

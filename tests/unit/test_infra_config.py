@@ -92,10 +92,13 @@ def test_cluster_spark_conf_matches_the_settings_for_the_compose_stack(tmp_path:
 def test_glue_job_definition_runs_the_job_script() -> None:
     import json
 
-    from spark_jobs.jobs.chesscom_ingest import build_parser
+    from spark_jobs.jobs.ingest import build_parser
 
-    job = json.loads((ROOT / "infra/glue/chesscom_ingest.json").read_text())
-    assert job["Command"]["ScriptLocation"].endswith("/chesscom_ingest.py")
+    # One definition for every source: its name and `--source` are filled in per source.
+    job = json.loads((ROOT / "infra/glue/ingest.json").read_text())
+    assert job["Name"] == "lakehouse-SOURCE-ingest"
+    assert job["Command"]["ScriptLocation"].endswith("/jobs/ingest.py")
+    assert job["DefaultArguments"]["--source"] == "SOURCE"
     assert job["DefaultArguments"]["--datalake-formats"] == "iceberg"
     assert job["DefaultArguments"]["--LAKEHOUSE_CATALOG"] == "glue"
     # Pinned runtime modules match the project's pins.
@@ -109,4 +112,4 @@ def test_glue_job_definition_runs_the_job_script() -> None:
     )
     assert pins and all(constraints[name] == version for name, version in pins.items())
     options = {o for a in build_parser()._actions for o in a.option_strings}
-    assert "--players" in options and "--from" in options
+    assert {"--source", "--players", "--from", "--to"} <= options

@@ -11,8 +11,9 @@ import pytest
 
 from spark_jobs.common.session import render_properties, submit_properties
 from spark_jobs.jobs.args import parse_job_args
-from spark_jobs.jobs.chesscom_ingest import build_parser
+from spark_jobs.jobs.ingest import build_parser
 from spark_jobs.settings import load_settings
+from spark_jobs.sources import REGISTERED, get_source
 
 GLUE_LIBS = Path(__file__).resolve().parents[2] / ".venv" / "glue-libs"
 
@@ -30,11 +31,16 @@ def get_resolved_options():
             del sys.modules[name]
 
 
-def test_plain_command_line() -> None:
-    args = parse_job_args(build_parser(), ["--players", "a,b", "--from", "2024-01", "--refresh"])
-    assert (args.players, args.month_from, args.month_to, args.refresh) == (
+@pytest.mark.parametrize("source", REGISTERED)
+def test_plain_command_line(source: str) -> None:
+    src = get_source(source)
+    first = "2024-01" if src.period == "month" else "2024-01-31"
+    argv = ["--source", source, f"--{src.account.plural}", "a,b", "--from", first, "--refresh"]
+    args = parse_job_args(build_parser(), argv)
+    assert (args.source, args.accounts, args.first, args.last, args.refresh) == (
+        source,
         "a,b",
-        "2024-01",
+        first,
         None,
         True,
     )
@@ -42,25 +48,31 @@ def test_plain_command_line() -> None:
 
 def test_plain_command_line_is_strict(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        parse_job_args(build_parser(), ["--players", "a", "--frm", "2024-01"])
+        parse_job_args(build_parser(), ["--source", "chesscom", "--players", "a", "--frm", "x"])
     assert exc.value.code == 2
     assert "--frm" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        parse_job_args(build_parser(), ["--source", "nosuchapi", "--players", "a"])
+    assert exc.value.code == 2
+    assert "nosuchapi" in capsys.readouterr().err
 
 
 def test_glue_parameters(get_resolved_options, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LAKEHOUSE_WAREHOUSE", raising=False)
     argv = [
-        "--JOB_NAME", "chesscom_ingest",
+        "--JOB_NAME", "lakehouse-chesscom-ingest",
         "--JOB_RUN_ID", "jr_123",
         "--job-bookmark-option", "job-bookmark-disable",
         "--TempDir", "s3://bucket/tmp",
+        "--source", "chesscom",
         "--players", "hikaru",
         "--from", "2024-01",
         "--refresh", "false",
         "--LAKEHOUSE_WAREHOUSE", "s3://bucket/lake",
     ]  # fmt: skip
     args = parse_job_args(build_parser(), argv, resolver=get_resolved_options)
-    assert (args.players, args.month_from, args.month_to, args.refresh) == (
+    assert (args.source, args.accounts, args.first, args.last, args.refresh) == (
+        "chesscom",
         "hikaru",
         "2024-01",
         None,
@@ -69,11 +81,29 @@ def test_glue_parameters(get_resolved_options, monkeypatch: pytest.MonkeyPatch) 
     assert os.environ["LAKEHOUSE_WAREHOUSE"] == "s3://bucket/lake"
 
 
+@pytest.mark.parametrize("source", REGISTERED)
+def test_glue_parameters_of_every_source(get_resolved_options, source: str) -> None:
+    """The arguments the Airflow DAGs pass to each source's Glue job (`--source` first)."""
+    src = get_source(source)
+    first, last = ("2024-01", "2024-02") if src.period == "month" else ("2024-01-24", "2024-01-31")
+    argv = [
+        "--JOB_NAME", f"lakehouse-{source}-ingest",
+        "--source", source,
+        f"--{src.account.plural}", "a,b",
+        "--from", first,
+        "--to", last,
+    ]  # fmt: skip
+    args = parse_job_args(build_parser(), argv, resolver=get_resolved_options)
+    assert (args.source, args.accounts, args.first, args.last) == (source, "a,b", first, last)
+
+
 def test_glue_flag_true_and_missing_required(get_resolved_options) -> None:
-    argv = ["--JOB_NAME", "j", "--players", "a", "--refresh", "true"]
+    argv = ["--JOB_NAME", "j", "--source", "chesscom", "--players", "a", "--refresh", "true"]
     assert parse_job_args(build_parser(), argv, resolver=get_resolved_options).refresh is True
     with pytest.raises(SystemExit) as exc:
-        parse_job_args(build_parser(), ["--JOB_NAME", "j"], resolver=get_resolved_options)
+        parse_job_args(
+            build_parser(), ["--JOB_NAME", "j", "--players", "a"], resolver=get_resolved_options
+        )
     assert exc.value.code == 2
 
 
@@ -107,13 +137,17 @@ def test_submit_properties_never_hold_secrets(tmp_path: Path) -> None:
 def test_package_zip_is_importable(tmp_path: Path) -> None:
     """The archive for --py-files / Glue's --extra-py-files holds an importable package."""
     import subprocess
+    import zipfile
 
     from spark_jobs.jobs.package import build_zip
 
     archive = build_zip(tmp_path / "spark_jobs.zip")
+    # The entrypoint and its parser, which imports the registry and every source module.
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); "
-        "import spark_jobs.jobs.chesscom_ingest as job; "
+        "import spark_jobs.jobs.ingest as job; "
+        "job.build_parser(); "
+        "assert not [m for m in sys.modules if m.startswith('spark_jobs.sandbox')]; "
         "print(job.__file__)"
     )
     done = subprocess.run(
@@ -121,10 +155,14 @@ def test_package_zip_is_importable(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     # -S: no site-packages, so the editable install cannot stand in for the archive.
+    assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(str(archive)), done.stderr
-    import zipfile
 
     names = zipfile.ZipFile(archive).namelist()
-    assert "spark_jobs/jobs/chesscom_ingest.py" in names
+    assert "spark_jobs/jobs/ingest.py" in names
+    assert "spark_jobs/sources.py" in names
     assert "spark_jobs/conf/log4j2.properties" in names
     assert not [n for n in names if "__pycache__" in n]
+    # The API sandbox and the game generator are test and demo tools, not shipped.
+    assert (Path(__file__).resolve().parents[2] / "spark_jobs/sandbox").is_dir()
+    assert not [n for n in names if n.startswith("spark_jobs/sandbox/")]
