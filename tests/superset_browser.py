@@ -119,23 +119,25 @@ def expected_numbers(settings: Settings) -> dict[str, str]:
     }
 
 
-def check_chess_dashboard(
-    url: str, password: str, settings: Settings, screenshot_name: str
+def open_dashboard(
+    url: str, password: str, charts: list[dict], screenshot: Path, path: str | None = None
 ) -> dict:
-    """Open the Chess dashboard in Chromium and assert on what a person would see."""
+    """tests/browser/check_dashboard.mjs on one dashboard (default: Chess); asserts every
+    chart rendered without an error and every data request succeeded; returns the report
+    with `charts` keyed by title."""
     node = shutil.which("node")
     assert node, "Node.js is needed for the browser test: run `make setup`"
     assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), "run `make setup`"
     assert Path("/usr/bin/chromium").exists(), "Debian chromium missing: run `make setup`"
-    screenshot = OUTPUT / screenshot_name
     screenshot.unlink(missing_ok=True)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SUPERSET_", "LAKEHOUSE_"))},
         "SUPERSET_URL": url,
         "SUPERSET_USER": "admin",
         "SUPERSET_PASSWORD": password,
-        "EXPECTED_CHARTS": str(len(CHARTS)),
+        "EXPECTED_CHARTS": str(len(charts)),
         "SCREENSHOT": str(screenshot),
+        **({"DASHBOARD_PATH": path} if path else {}),
     }
     start = time.monotonic()
     run = subprocess.run(
@@ -147,21 +149,27 @@ def check_chess_dashboard(
         timeout=300,
         start_new_session=True,
     )
-    print(f"browser check: {time.monotonic() - start:.0f} s")
+    print(f"browser check {(path or 'chess')[:60]}: {time.monotonic() - start:.0f} s")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     report = json.loads(run.stdout)
-
-    charts = {c["name"]: c for c in report["charts"]}
-    assert sorted(charts) == sorted(c["slice_name"] for c in CHARTS)
-    for name, chart in charts.items():
+    report["charts"] = {c["name"]: c for c in report["charts"]}
+    assert sorted(report["charts"]) == sorted(c["slice_name"] for c in charts)
+    for name, chart in report["charts"].items():
         assert chart["error"] is None, f"{name}: {chart['error']}"
         assert chart["rendered"], f"{name} did not render: {chart['text']}"
     statuses = [r["status"] for r in report["chartData"]]
-    assert len(statuses) >= len(CHARTS)
+    assert len(statuses) >= len(charts)
     assert all(200 <= s < 300 for s in statuses), report["chartData"]
     assert report["failedRequests"] == []
-
-    for title, value in expected_numbers(settings).items():
-        assert charts[title]["bigNumber"] == value, title
     assert screenshot.stat().st_size > 50_000
+    return report
+
+
+def check_chess_dashboard(
+    url: str, password: str, settings: Settings, screenshot_name: str
+) -> dict:
+    """Open the Chess dashboard in Chromium and assert on what a person would see."""
+    report = open_dashboard(url, password, CHARTS, OUTPUT / screenshot_name)
+    for title, value in expected_numbers(settings).items():
+        assert report["charts"][title]["bigNumber"] == value, title
     return report

@@ -1,4 +1,4 @@
-"""The Chess dashboard served from Trino, checked in a real headless Chromium.
+"""The Chess and Health dashboards served from Trino, checked in a real headless Chromium.
 
 The same bundle as the embedded dashboards; `lakehouse stack env` sets
 LAKEHOUSE_SUPERSET_ENGINE=trino, so the import renders the connection as
@@ -15,12 +15,19 @@ import pytest
 
 from spark_jobs.trino_sql import run_trino_query
 from tests.stack.conftest import RunningStack
-from tests.superset_browser import check_chess_dashboard, serve_superset
+from tests.superset_browser import (
+    OUTPUT,
+    check_chess_dashboard,
+    dashboard_charts,
+    open_dashboard,
+    serve_superset,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.stack, pytest.mark.timeout(1800)]
 
 
-def test_chess_dashboard_renders_from_trino(ingested: RunningStack) -> None:
+def test_dashboards_render_from_trino(ingested_health: RunningStack) -> None:
+    ingested = ingested_health
     _, rows = run_trino_query(
         "select count(*) from lake.information_schema.tables where table_schema = 'marts'",
         ingested.env,
@@ -42,3 +49,8 @@ def test_chess_dashboard_renders_from_trino(ingested: RunningStack) -> None:
     password = (ingested.home / "superset" / "admin_password").read_text().strip()
     with serve_superset(ingested.env, ingested.home) as url:
         check_chess_dashboard(url, password, ingested.settings(), "chess_dashboard_trino.png")
+        health = open_dashboard(
+            url, password, dashboard_charts("Health.yaml"), OUTPUT / "health_dashboard_trino.png",
+            "/superset/dashboard/health/",
+        )["charts"]  # fmt: skip
+        assert health["Days tracked"]["bigNumber"] not in (None, "0")
