@@ -806,7 +806,15 @@ def run_sandbox(
         verbose: Log every request to stderr.
     """
     import shlex
+    import signal
 
+    def _terminate(*_: object) -> None:
+        # SIGTERM (a supervisor, `kill`) ends it like Ctrl-C: the apps' temporary files go
+        # too (atexit); a second SIGTERM must not interrupt that clean-up.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, _terminate)
     server = SandboxServer(host, port, verbose=verbose)
     env = mount_sources(server, accounts, since, datetime.now(UTC))
     print(f"Sandbox listening on {server.url}", flush=True)
