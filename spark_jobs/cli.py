@@ -598,6 +598,62 @@ def transform(target: str, select: str | None, full_refresh: bool) -> None:
     sys.exit(code)
 
 
+# ----------------------------------------------------------------------------- docs
+@main.command()
+@click.option(
+    "--target",
+    type=click.Choice(["local", "trino"]),
+    envvar="LAKEHOUSE_DBT_TARGET",
+    default="local",
+    show_default=True,
+    help="The engine dbt reads the warehouse's catalog through, as for `lakehouse transform`. "
+    "Default from LAKEHOUSE_DBT_TARGET.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option(
+    "--port", default=8580, show_default=True, type=click.IntRange(1, 65535), help="Port."
+)
+@click.option(
+    "--no-serve",
+    is_flag=True,
+    help="Generate only: print where the site is (static_index.html opens without a server).",
+)
+def docs(target: str, host: str, port: int, no_serve: bool) -> None:
+    """Build dbt's documentation of the models and serve it on this machine.
+
+    \b
+    `dbt docs generate` on the target, into $LAKEHOUSE_HOME/dbt/docs-<target>/:
+      every model and source with its description, columns and their descriptions,
+      the data and unit tests on each, the lineage graph (bronze sources -> staging ->
+      intermediate -> marts), and each table's columns and types as the warehouse
+      holds them now (catalog.json).
+    Then serves it (Python's http.server, loopback) until Ctrl-C. Needs the published
+    marts: run `lakehouse transform` first (exit 2 otherwise).
+
+    \b
+    Examples:
+      lakehouse docs                       # http://127.0.0.1:8580/
+      lakehouse docs --port 9000
+      lakehouse docs --no-serve
+      lakehouse docs --target trino        # after eval "$(lakehouse stack env)"
+    """
+    from spark_jobs.docs import DocsError, generate_docs, serve_docs
+    from spark_jobs.settings import SettingsError
+
+    settings = _settings()
+    try:
+        site = generate_docs(settings, target=target, echo=click.echo)
+    except SettingsError as exc:
+        _fail(str(exc))
+    except DocsError as exc:
+        _fail(str(exc), exc.code)
+    if no_serve:
+        click.echo(f"dbt docs: {site.site_dir} (serve it: python -m http.server -d DIR)")
+        click.echo(f"without a server: file://{site.static_page}")
+        return
+    serve_docs(site, host=host, port=port, echo=click.echo)
+
+
 # ----------------------------------------------------------------------- dashboards
 def _dashboards_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call fn; Superset set-up errors exit 1, configuration errors exit 2 (with the fix)."""

@@ -35,12 +35,21 @@ its engine's SQL dialect, and neither engine may replace the other's.
 
 `--full-refresh` never drops a mart (that would bypass the gate): incremental marts are
 emptied on the audit branch and reloaded there (var `full_reload`).
+
+Upgrades: every mart model has a `marts_version` (folder config in dbt_project.yml), stored
+on the published mart after each successful publish (table property
+`lakehouse.marts-version` on Spark; on Trino the comment of the `marts_audit` copy). A mart
+whose stored version is older than its model's is reloaded the way `--full-refresh` reloads
+it (var `reload_marts`), and its table takes the model's columns (macros/schema_sync.sql
+on Spark; on Trino the audit copy is dropped and built again), so a change of columns or
+meaning needs no manual step.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -128,19 +137,60 @@ def _failures(result: Any) -> list[str]:
     return lines
 
 
-def mart_models(settings: Settings, target: str) -> list[str]:
-    """Names of the published marts (models in schema `marts` built as tables)."""
+@dataclass(frozen=True)
+class Mart:
+    """A published mart as its dbt model declares it."""
+
+    name: str
+    materialized: str  # "incremental" or "table"
+    version: int  # config `marts_version`: the version of its columns and their meaning
+
+
+def declared_marts(settings: Settings, target: str) -> list[Mart]:
+    """The published marts (models in schema `marts` built as tables), by name."""
     result = _invoke(settings, "parse", target, ["--quiet"])
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception}")
     manifest = result.result
-    names = []
+    found = []
     for node in manifest.nodes.values():
         if node.resource_type != "model" or node.config.schema != MARTS_SCHEMA:
             continue
         if node.config.materialized in ("table", "incremental"):
-            names.append(node.name)
-    return sorted(names)
+            version = int(node.config.get("marts_version", DEFAULT_MARTS_VERSION))
+            found.append(Mart(node.name, node.config.materialized, version))
+    return sorted(found, key=lambda m: m.name)
+
+
+def mart_models(settings: Settings, target: str) -> list[str]:
+    """Names of the published marts (models in schema `marts` built as tables)."""
+    return [m.name for m in declared_marts(settings, target)]
+
+
+DEFAULT_MARTS_VERSION = 1
+"""The version of a mart that carries none (published before versions were stored)."""
+MARTS_VERSION_PROPERTY = "lakehouse.marts-version"
+_VERSION_COMMENT = re.compile(r"marts_version=(\d+)")
+
+
+def stale_marts(declared: Sequence[Mart], stored: dict[str, int]) -> list[str]:
+    """Marts whose stored version is older than their model's: reloaded in full this run.
+
+    `stored` maps each existing mart to its stored version; marts missing from it do not
+    exist yet (their first load reads everything anyway).
+    """
+    return [m.name for m in declared if m.name in stored and stored[m.name] < m.version]
+
+
+def _built_models(result: Any) -> set[str]:
+    """Names of the models a dbt invocation built successfully."""
+    built = set()
+    for r in getattr(result.result, "results", None) or []:
+        node = getattr(r, "node", None)
+        status = str(getattr(r.status, "value", r.status))
+        if node is not None and node.resource_type == "model" and status == "success":
+            built.add(node.name)
+    return built
 
 
 def _snapshot(spark, table: str, ref: str) -> int | None:
@@ -155,6 +205,27 @@ def main_snapshots(spark, marts: Sequence[str]) -> dict[str, int | None]:
         table = f"{CATALOG_NAME}.{MARTS_SCHEMA}.{name}"
         out[name] = _snapshot(spark, table, "main") if spark.catalog.tableExists(table) else None
     return out
+
+
+def _published_versions(spark, names: Sequence[str]) -> dict[str, int]:
+    """The `marts_version` stored on each existing published mart (default if none)."""
+    out = {}
+    for name in names:
+        table = f"{CATALOG_NAME}.{MARTS_SCHEMA}.{name}"
+        if not spark.catalog.tableExists(table):
+            continue
+        props = {r.key: r.value for r in spark.sql(f"show tblproperties {table}").collect()}
+        out[name] = int(props.get(MARTS_VERSION_PROPERTY, DEFAULT_MARTS_VERSION))
+    return out
+
+
+def _store_versions(spark, declared: Sequence[Mart], stored: dict[str, int], built) -> None:
+    for mart in declared:
+        if mart.name in built and stored.get(mart.name) != mart.version:
+            spark.sql(
+                f"alter table {CATALOG_NAME}.{MARTS_SCHEMA}.{mart.name} set tblproperties "
+                f"('{MARTS_VERSION_PROPERTY}' = '{mart.version}')"
+            )
 
 
 def _prepare_branches(spark, marts: Sequence[str]) -> None:
@@ -205,7 +276,7 @@ def _bronze_watermarks(spark, dbt_vars: dict[str, Any]) -> tuple[dict, dict[str,
 
     marks: dict[tuple[str, str], Any] = {}
     lookbacks: dict[str, int] = {}
-    for wm in (w for src in all_sources() for w in src.watermarks):
+    for src, wm in ((source, w) for source in all_sources() for w in source.watermarks):
         if not spark.catalog.tableExists(wm.bronze_table):
             continue
         newest_fetch = spark.sql(f"select max(_fetched_at) from {wm.bronze_table}").first()[0]
@@ -225,6 +296,10 @@ def _bronze_watermarks(spark, dbt_vars: dict[str, Any]) -> tuple[dict, dict[str,
         if oldest is None or newest is None:
             continue
         oldest_day = oldest.date() if hasattr(oldest, "date") else oldest
+        if src.period == "month":
+            # A re-fetched month is mirrored: games of it may have vanished from bronze
+            # before its oldest remaining one; the marts re-read (and delete) from its start.
+            oldest_day = oldest_day.replace(day=1)
         # +2: mart dates are local dates, bronze times UTC; one more day of margin.
         needed = (newest - oldest_day).days + 2
         current = int(dbt_vars.get(wm.lookback_var, wm.default_days))
@@ -276,6 +351,17 @@ def _create_empty(
     if not missing:
         return True
     echo(f"creating empty marts (first run): {', '.join(missing)}")
+    return _build_empty(settings, target, [f"+{m}" for m in missing], dbt_vars, report)
+
+
+def _build_empty(
+    settings: Settings,
+    target: str,
+    selection: Sequence[str],
+    dbt_vars: dict[str, Any],
+    report: TransformReport,
+) -> bool:
+    """`dbt build --empty` of the selected models (no tests): their tables, with no rows."""
     boot = _invoke(
         settings,
         "build",
@@ -283,7 +369,7 @@ def _create_empty(
         [
             "--empty",
             "--select",
-            " ".join(f"+{m}" for m in missing),
+            " ".join(selection),
             "--exclude-resource-type",
             "test",
             "--exclude-resource-type",
@@ -296,6 +382,19 @@ def _create_empty(
         report.failures = _failures(boot)
         return False
     return True
+
+
+def _selected_models(settings: Settings, target: str, select: str) -> set[str]:
+    """Names of the models a dbt `--select` picks."""
+    result = _invoke(
+        settings,
+        "ls",
+        target,
+        ["--select", select, "--resource-type", "model", "--output", "name", "--quiet"],
+    )
+    if not result.success:
+        raise RuntimeError(f"dbt ls failed: {result.exception}")
+    return set(result.result or [])
 
 
 def _run_local(
@@ -313,21 +412,37 @@ def _run_local(
     spark = build_spark(settings, app_name="lakehouse-transform")
     if not _ensure_bronze(spark, echo):
         return EXIT_BAD_INPUT
-    marts = mart_models(settings, "local")
-    missing = [m for m in marts if main_snapshots(spark, [m])[m] is None]
+    declared = declared_marts(settings, "local")
+    names = [m.name for m in declared]
+    missing = [m for m in names if main_snapshots(spark, [m])[m] is None]
     if not _create_empty(settings, "local", missing, dbt_vars, echo, report):
         return EXIT_FAILED
-    _prepare_branches(spark, marts)
+    _prepare_branches(spark, names)
+    stored = {k: v for k, v in _published_versions(spark, names).items() if k not in missing}
+    reload = stale_marts(declared, stored)
+    if reload:
+        echo(f"older marts_version, reloaded in full (new columns): {', '.join(reload)}")
     watermarks, lookbacks = _bronze_watermarks(spark, dbt_vars)
     for var, days in lookbacks.items():
         echo(f"bronze received rows older than the marts' window: {var} = {days} days")
-    dbt_vars = {**dbt_vars, **lookbacks}
-    args = ["--vars", json.dumps({**dbt_vars, "full_reload": full_refresh})]
+    dbt_vars = {**dbt_vars, **lookbacks, "reload_marts": reload, "full_reload": full_refresh}
+    # The marts reloaded in full take their model's columns first (an empty build): the
+    # unit tests of an incremental model read the columns of `this`.
+    reshape = names if full_refresh else reload
+    if reshape and select:
+        chosen = _selected_models(settings, "local", select)
+        reshape = [m for m in reshape if m in chosen]
+    args = ["--vars", json.dumps(dbt_vars)]
     if select:
         args += ["--select", select]
     echo(f"write: dbt build on branch '{AUDIT_BRANCH}' of every mart (readers still see main)")
     spark.conf.set("spark.wap.branch", AUDIT_BRANCH)
     try:
+        if reshape and not _build_empty(settings, "local", reshape, dbt_vars, report):
+            echo("new columns FAILED (empty build of the reloaded marts): nothing published.")
+            for line in report.failures:
+                echo(f"  {line}")
+            return EXIT_FAILED
         result = _invoke(settings, "build", "local", args)
     finally:
         spark.conf.unset("spark.wap.branch")
@@ -339,8 +454,9 @@ def _run_local(
         echo(f"inspect: select * from lake.marts.<mart> version as of '{AUDIT_BRANCH}'")
         return EXIT_FAILED
     echo("audit passed; publish (fast-forward main to the audited snapshot):")
-    _publish(spark, marts, report, echo)
+    _publish(spark, names, report, echo)
     _store_watermarks(spark, watermarks)
+    _store_versions(spark, declared, stored, _built_models(result))
     report.ok = True
     _refresh_serving(settings, echo)
     return EXIT_OK
@@ -380,12 +496,35 @@ def _run_trino(
     existing = {r[0] for r in rows}
     if not _ensure_bronze_via_trino(settings, echo):
         return EXIT_BAD_INPUT
-    marts = mart_models(settings, "trino")
-    missing = [m for m in marts if m not in existing]
+    declared = declared_marts(settings, "trino")
+    names = [m.name for m in declared]
+    # Tables are rebuilt by dbt on every run; only incremental audit copies keep a schema.
+    incremental = [m for m in declared if m.materialized == "incremental"]
+    try:
+        comments = _trino_audit_versions()
+    except TrinoQueryError as exc:
+        echo(f"error: {exc}")
+        return EXIT_BAD_INPUT
+    stored = {
+        m.name: comments.get(m.name, DEFAULT_MARTS_VERSION)
+        for m in incremental
+        if m.name in existing
+    }
+    for name in stale_marts(incremental, stored):
+        # Readers never see marts_audit: dropped, it is created again with the model's
+        # columns and loaded in full, then published like any run.
+        echo(f"older marts_version, {AUDIT_SCHEMA}.{name} rebuilt in full (new columns)")
+        try:
+            run_trino_query(f'drop table {CATALOG_NAME}.{AUDIT_SCHEMA}."{name}"')
+        except TrinoQueryError as exc:
+            echo(f"error: {exc}")
+            return EXIT_FAILED
+        existing.discard(name)
+    missing = [m for m in names if m not in existing]
     if not _create_empty(settings, "trino", missing, audit_vars, echo, report):
         return EXIT_FAILED
     args = ["--vars", json.dumps(audit_vars)]
-    before = _trino_snapshots(marts)
+    before = _trino_snapshots(names)
     echo(f"write + audit: dbt build into schema {AUDIT_SCHEMA}")
     result = _invoke(settings, "build", "trino", args)
     report.failures = _failures(result)
@@ -406,13 +545,39 @@ def _run_trino(
     if not published.success:
         report.failures = _failures(published)
         return EXIT_FAILED
-    after = _trino_snapshots(marts)
-    for name in marts:
+    after = _trino_snapshots(names)
+    for name in names:
         report.published[name] = (before.get(name), after.get(name))
         changed = "published" if after.get(name) != before.get(name) else "unchanged"
         echo(f"  {MARTS_SCHEMA}.{name}: {changed} (snapshot {after.get(name)})")
+    built = _built_models(result)
+    for mart in incremental:
+        if mart.name in built and stored.get(mart.name) != mart.version:
+            try:
+                run_trino_query(
+                    f'comment on table {CATALOG_NAME}.{AUDIT_SCHEMA}."{mart.name}" '
+                    f"is 'lakehouse marts_version={mart.version}'"
+                )
+            except TrinoQueryError as exc:  # published; the next run reloads it once more
+                echo(f"warning: marts_version of {mart.name} not stored ({exc})")
     report.ok = True
     return EXIT_OK
+
+
+def _trino_audit_versions() -> dict[str, int]:
+    """The `marts_version` in the comment of each table of `marts_audit` that has one."""
+    from spark_jobs.trino_sql import run_trino_query
+
+    _, rows = run_trino_query(
+        "select table_name, comment from system.metadata.table_comments "
+        f"where catalog_name = '{CATALOG_NAME}' and schema_name = '{AUDIT_SCHEMA}'"
+    )
+    out = {}
+    for name, comment in rows:
+        match = _VERSION_COMMENT.search(comment or "")
+        if match:
+            out[name] = int(match.group(1))
+    return out
 
 
 def _ensure_bronze_via_trino(settings: Settings, echo: Callable[[str], None]) -> bool:

@@ -3,7 +3,10 @@
 `serve_superset` runs `lakehouse dashboards serve` on a free port until the block ends;
 `check_chess_dashboard` drives tests/browser/check_dashboard.mjs (playwright-core with
 Debian's /usr/bin/chromium) and asserts every chart rendered without an error, every data
-request succeeded and the big numbers equal the marts read through pyiceberg.
+request succeeded and the big numbers equal the marts read through pyiceberg, unfiltered
+or with the dashboard's native filters set through its URL (`dashboard_path`: Superset's
+own `native_filters=` state, so every chart query goes through the filters exactly as
+after a click in the filter bar).
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
@@ -47,6 +53,10 @@ def dashboard_charts(slug_file: str) -> list[dict]:
 
 
 CHARTS = dashboard_charts("Chess.yaml")
+CHESS_PLAYER = "NATIVE_FILTER-chess-player"
+CHESS_TIME_CLASS = "NATIVE_FILTER-chess-time-class"
+CHESS_DATE = "NATIVE_FILTER-chess-date"
+BIG_NUMBERS = ("Current rapid rating", "Games played", "Wins", "Losses", "Draws", "Win rate")
 
 
 def stop_group(proc: subprocess.Popen) -> None:
@@ -100,8 +110,53 @@ def serve_superset(env: dict[str, str], home: Path) -> Iterator[str]:
         log.close()
 
 
-def expected_numbers(settings: Settings) -> dict[str, str]:
-    """The big numbers as the marts give them (pyiceberg, not Superset's SQL)."""
+def _rison(value: str) -> str:
+    return "'" + value.replace("!", "!!").replace("'", "!'") + "'"
+
+
+def dashboard_path(
+    slug: str,
+    selects: Mapping[str, tuple[str, Sequence[str]]] | None = None,
+    time_ranges: Mapping[str, str] | None = None,
+) -> str:
+    """The dashboard's URL with native filters set, in Superset's URL state (rison).
+
+    Args:
+        slug: the dashboard's slug.
+        selects: filter id -> (column, values) for select filters.
+        time_ranges: filter id -> Superset time range ("2026-01-01 : 2026-02-01").
+    """
+    state = []
+    for fid, (column, values) in (selects or {}).items():
+        vals = ",".join(_rison(v) for v in values)
+        state.append(
+            f"{_rison(fid)}:(id:{_rison(fid)},"
+            f"extraFormData:(filters:!((col:{column},op:IN,val:!({vals})))),"
+            f"filterState:(label:{_rison(', '.join(values))},value:!({vals})))"
+        )
+    for fid, span in (time_ranges or {}).items():
+        state.append(
+            f"{_rison(fid)}:(id:{_rison(fid)},extraFormData:(time_range:{_rison(span)}),"
+            f"filterState:(label:{_rison(span)},value:{_rison(span)}))"
+        )
+    path = f"/superset/dashboard/{slug}/"
+    return f"{path}?native_filters={quote('(' + ','.join(state) + ')', safe='')}" if state else path
+
+
+def since_span(since: date) -> str:
+    """A date-range filter's value from `since` through today."""
+    return f"{since.isoformat()} : {(date.today() + timedelta(days=1)).isoformat()}"
+
+
+def expected_numbers(
+    settings: Settings,
+    players: Sequence[str] | None = None,
+    time_classes: Sequence[str] | None = None,
+    since: date | None = None,
+) -> dict[str, str]:
+    """The big numbers as the marts give them (pyiceberg, not Superset's SQL), for the
+    Chess dashboard's filters: None = not set. Current rapid rating ignores time class and
+    date (its filters' scope) and shows a number only when one player is in view."""
     catalog = load_pyiceberg_catalog(settings)
     games = catalog.load_table("marts.fct_chess_games").scan().to_arrow()
     ratings = (
@@ -109,13 +164,26 @@ def expected_numbers(settings: Settings) -> dict[str, str]:
         .scan(row_filter="time_class == 'rapid'")
         .to_arrow()
     )
-    latest = pc.max(ratings["game_date"])
-    current = ratings.filter(pc.equal(ratings["game_date"], latest))["rating"][0].as_py()
-    wins = pc.sum(pc.equal(games["my_result"], "win")).as_py()
+    if players is not None:
+        games = games.filter(pc.is_in(games["player"], pa.array(players)))
+        ratings = ratings.filter(pc.is_in(ratings["player"], pa.array(players)))
+    if time_classes is not None:
+        games = games.filter(pc.is_in(games["time_class"], pa.array(time_classes)))
+    if since is not None:
+        games = games.filter(pc.greater_equal(games["game_date"], pa.scalar(since)))
+    current = "No data"
+    if len(pc.unique(ratings["player"])) == 1:
+        latest = pc.max(ratings["game_date"])
+        current = str(ratings.filter(pc.equal(ratings["game_date"], latest))["rating"][0].as_py())
+    outcomes = games["my_outcome"]
+    wins = pc.sum(pc.equal(outcomes, "win")).as_py() or 0
     return {
-        "Current rapid rating": str(current),
+        "Current rapid rating": current,
         "Games played": f"{games.num_rows:,}",
         "Wins": f"{wins:,}",
+        "Losses": f"{pc.sum(pc.equal(outcomes, 'loss')).as_py() or 0:,}",
+        "Draws": f"{pc.sum(pc.equal(outcomes, 'draw')).as_py() or 0:,}",
+        "Win rate": f"{wins / games.num_rows:.1%}" if games.num_rows else "No data",
     }
 
 
@@ -161,15 +229,33 @@ def open_dashboard(
     assert len(statuses) >= len(charts)
     assert all(200 <= s < 300 for s in statuses), report["chartData"]
     assert report["failedRequests"] == []
-    assert screenshot.stat().st_size > 50_000
+    size = screenshot.stat().st_size
+    texts = {name: chart["text"][:80] for name, chart in report["charts"].items()}
+    assert size > 50_000, f"{screenshot.name}: {size} bytes, nearly blank; charts: {texts}"
     return report
 
 
 def check_chess_dashboard(
-    url: str, password: str, settings: Settings, screenshot_name: str
+    url: str,
+    password: str,
+    settings: Settings,
+    screenshot_name: str,
+    *,
+    players: Sequence[str] | None = None,
+    time_classes: Sequence[str] | None = None,
+    since: date | None = None,
 ) -> dict:
-    """Open the Chess dashboard in Chromium and assert on what a person would see."""
-    report = open_dashboard(url, password, CHARTS, OUTPUT / screenshot_name)
-    for title, value in expected_numbers(settings).items():
-        assert report["charts"][title]["bigNumber"] == value, title
+    """Open the Chess dashboard in Chromium, its native filters set to the given players,
+    time classes and first day (None: not set), and assert that its big numbers are the
+    marts' for that selection. Returns the report (`charts` keyed by title)."""
+    selects = {}
+    if players is not None:
+        selects[CHESS_PLAYER] = ("player", players)
+    if time_classes is not None:
+        selects[CHESS_TIME_CLASS] = ("time_class", time_classes)
+    spans = {CHESS_DATE: since_span(since)} if since else {}
+    path = dashboard_path("chess", selects, spans)
+    report = open_dashboard(url, password, CHARTS, OUTPUT / screenshot_name, path)
+    shown = {title: report["charts"][title]["bigNumber"] for title in BIG_NUMBERS}
+    assert shown == expected_numbers(settings, players, time_classes, since), path
     return report

@@ -54,6 +54,15 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     return number
 
 
+def _retries(env: Mapping[str, str]) -> int:
+    value = env.get("LAKEHOUSE_AIRFLOW_RETRIES")
+    if not value:
+        return 2
+    if not value.isdigit():
+        raise ValueError(f"LAKEHOUSE_AIRFLOW_RETRIES={value!r} must be a whole number >= 0")
+    return int(value)
+
+
 INGEST_JOB = "ingest"
 """The one ingestion entrypoint, spark_jobs/jobs/ingest.py, run with `--source NAME`."""
 
@@ -143,6 +152,7 @@ class PipelineConfig:
     dbt_target: str = "local"
     pool: str = "default_pool"
     retry_delay_seconds: float = 120.0
+    retries: int = 2
     glue: GlueConfig = GlueConfig()
 
     @property
@@ -211,5 +221,6 @@ class PipelineConfig:
             dbt_target=dbt_target,
             pool=env.get("LAKEHOUSE_AIRFLOW_POOL") or "default_pool",
             retry_delay_seconds=_positive_float(env, "LAKEHOUSE_AIRFLOW_RETRY_DELAY", 120.0),
+            retries=_retries(env),
             glue=glue,
         )

@@ -38,8 +38,6 @@ from lakehouse_dags.config import (
 )
 from lakehouse_dags.months import day_from, day_to, month_from, month_to
 
-RETRIES = 2
-
 MONTH_MACROS = {"month_from": month_from, "month_to": month_to}
 """`user_defined_macros` of every DAG that ingests by month."""
 
@@ -101,14 +99,15 @@ def start_date() -> datetime:
 def default_args(cfg: PipelineConfig | None = None) -> dict[str, Any]:
     """default_args of every lakehouse DAG: retries with exponential backoff, capped.
 
-    The first retry waits LAKEHOUSE_AIRFLOW_RETRY_DELAY seconds (default 120), each next
-    one twice as long, at most 30 minutes: an API hiccup or a busy catalog clears in
-    minutes. A failed audit fails again on retry (same data) and publishes nothing.
+    LAKEHOUSE_AIRFLOW_RETRIES retries (default 2); the first waits
+    LAKEHOUSE_AIRFLOW_RETRY_DELAY seconds (default 120), each next one twice as long, at
+    most 30 minutes: an API hiccup or a busy catalog clears in minutes. A failed audit
+    fails again on retry (same data) and publishes nothing.
     """
     cfg = cfg or PipelineConfig.from_env()
     return {
         "owner": "lakehouse",
-        "retries": RETRIES,
+        "retries": cfg.retries,
         "retry_delay": timedelta(seconds=cfg.retry_delay_seconds),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),

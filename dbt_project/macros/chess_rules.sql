@@ -1,9 +1,11 @@
 {#- The chess rules of this project, each defined once and used everywhere. -#}
 
 {#- Outcome of one side's chess.com result code. The codes are those the Published-Data API
-    documents for `white.result` / `black.result`. Anything else maps to 'unknown', which
-    the accepted_values tests on my_result/opponent_result reject: a new API code stops
-    the publish instead of being counted silently as a loss. -#}
+    documents for `white.result` / `black.result`; the marts keep the code itself in
+    my_result / opponent_result and this mapping in my_outcome / opponent_outcome. Anything
+    else maps to 'unknown', which the accepted_values tests on my_outcome/opponent_outcome
+    (and the chess_result_code tests on the codes) reject: a new API code stops the publish
+    instead of being counted silently as a loss. -#}
 {% macro chess_outcome_codes() %}
   {{ return({
     'win': ['win'],
@@ -22,6 +24,17 @@
     else 'unknown'
   end
 {%- endmacro %}
+
+{#- Generic test: every value of the column is a result code that chess_outcome_codes()
+    knows, in lower case (NULL fails too). -#}
+{% test chess_result_code(model, column_name) %}
+{%- set codes = [] -%}
+{%- for outcome_codes in chess_outcome_codes().values() %}{% do codes.extend(outcome_codes) %}{% endfor %}
+select {{ column_name }} as result_code
+from {{ model }}
+where {{ column_name }} is null
+   or {{ column_name }} not in ('{{ codes | join("', '") }}')
+{% endtest %}
 
 {#- The opening of a game, from the last path segment of its chess.com opening URL (`eco`
     field or PGN `[ECOUrl]`), e.g. `Sicilian-Defense-Najdorf-Variation-6.Be3`:

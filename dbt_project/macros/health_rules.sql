@@ -84,10 +84,10 @@
 {#- Where each account's incremental window starts: a list of (account, date), the newest
     `day` of that account in {{ this }} minus var `health_lookback_days` (Oura syncs late
     and rescores past days). None: no window, read everything (not incremental, a full
-    reload, parse time, or a unit test whose {{ this }} is a fixture CTE). Accounts not in
-    {{ this }} get no entry: their whole history is read. -#}
+    reload (macro is_full_reload), parse time, or a unit test whose {{ this }} is a
+    fixture CTE). Accounts not in {{ this }} get no entry: their whole history is read. -#}
 {% macro health_window_starts() %}
-  {%- if not execute or not is_incremental() or var('full_reload')
+  {%- if not execute or not is_incremental() or is_full_reload()
         or (this | string).startswith('__dbt__cte__') -%}
     {{ return(none) }}
   {%- endif -%}
@@ -116,7 +116,7 @@
     every file). In a unit test the same window is written as subqueries on the fixture. -#}
 {% macro health_incremental_window(day_column='day', timestamp_column=none) -%}
   {%- set lookback = var('health_lookback_days') | int -%}
-  {%- if not execute or not is_incremental() or var('full_reload') -%}
+  {%- if not execute or not is_incremental() or is_full_reload() -%}
     1 = 1
   {%- elif (this | string).startswith('__dbt__cte__') -%}
     (

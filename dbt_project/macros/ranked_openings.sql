@@ -8,7 +8,7 @@ with
 
 games as (
 
-    select player, my_color, opening, my_result
+    select player, my_color, opening, my_outcome
     from {{ ref('fct_chess_games') }}
     where time_class = 'rapid' and opening is not null
 
@@ -30,7 +30,7 @@ per_opening as (
         my_color as pieces_color,
         opening,
         count(*) as total_games,
-        {{ ratio_2dp("sum(case when my_result = 'win' then 1 else 0 end)", 'count(*)') }}
+        {{ ratio_2dp("sum(case when my_outcome = 'win' then 1 else 0 end)", 'count(*)') }}
             as win_ratio
     from games
     group by player, my_color, opening

@@ -1,9 +1,9 @@
-{#- Each game's two results agree: a win faces a loss, a draw faces a draw. -#}
+{#- Each game's two outcomes agree: a win faces a loss, a draw faces a draw. -#}
 {{ config(tags=['chess']) }}
-select player, uuid, my_result, opponent_result
+select player, uuid, my_result, opponent_result, my_outcome, opponent_outcome
 from {{ ref('fct_chess_games') }}
 where not (
-    (my_result = 'win' and opponent_result = 'loss')
-    or (my_result = 'loss' and opponent_result = 'win')
-    or (my_result = 'draw' and opponent_result = 'draw')
+    (my_outcome = 'win' and opponent_outcome = 'loss')
+    or (my_outcome = 'loss' and opponent_outcome = 'win')
+    or (my_outcome = 'draw' and opponent_outcome = 'draw')
 )

@@ -67,6 +67,20 @@ try {
     }
     if (res.status() >= 500) report.failedRequests.push({ status: res.status(), url });
   });
+  // Chart-data requests in flight: a native filter that defaults to its first value
+  // (Health's person) re-queries the charts once its options arrive, so a dashboard can
+  // look finished (empty states) before the filtered queries are even sent.
+  let inFlight = 0;
+  let lastChange = Date.now();
+  const isChartData = (req) => req.url().startsWith(base) && req.url().includes('/api/v1/chart/data');
+  page.on('request', (req) => {
+    if (isChartData(req)) (inFlight += 1), (lastChange = Date.now());
+  });
+  const settled = (req) => {
+    if (isChartData(req)) (inFlight -= 1), (lastChange = Date.now());
+  };
+  page.on('requestfinished', settled);
+  page.on('requestfailed', settled);
   page.on('requestfinished', (req) => {
     if (req.url().startsWith(base) && req.url().includes('/api/v1/chart/data')) {
       const t = req.timing();
@@ -84,7 +98,9 @@ try {
   await page.fill('#username', user);
   await page.fill('#password', password);
   await page.click('[data-test="login-button"], button[type="submit"]');
-  await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+  // Only until the redirect commits: the welcome page's own load (images, fonts, its
+  // API calls) is not needed, and on a loaded machine it can take minutes.
+  await page.waitForURL((u) => !u.pathname.startsWith('/login'), { waitUntil: 'commit' });
 
   await page.goto(`${base}${dashboardPath}`);
   await page.waitForSelector(HOLDER);
@@ -93,7 +109,12 @@ try {
     await page.mouse.wheel(0, 600);
     await page.waitForTimeout(150);
   }
-  // Every chart holder shows either its chart or an error, and nothing is loading.
+  // Every chart holder shows either its chart or an error, and nothing is loading, once
+  // no chart query has been in flight for 2 s.
+  for (const deadline = Date.now() + timeout; inFlight > 0 || Date.now() - lastChange < 2000; ) {
+    if (Date.now() > deadline) throw new Error(`chart queries still running after ${timeout} ms`);
+    await page.waitForTimeout(250);
+  }
   await page.waitForFunction(
     ({ holder, rendered, error, n }) => {
       const holders = [...document.querySelectorAll(holder)];

@@ -2,10 +2,10 @@
 
 `lakehouse demo --no-serve` runs as a user would run it (sandbox, every source ingested
 twice, dbt marts through write-audit-publish, dashboards imported) for `demo_player`;
-then a second person's Oura data arrives the way a user's would: `lakehouse sandbox` in
-the background, `lakehouse ingest oura` with the exports it printed, `lakehouse
-transform`; so the Health dashboard's person filter has two people to split. Superset is
-then served on a free port for every browser test.
+then a second person arrives the way a user's data would: `lakehouse sandbox` in the
+background, `lakehouse ingest oura` and `lakehouse ingest chesscom` with the exports it
+printed, one `lakehouse transform`; so the dashboards' person and player filters have two
+people to split. Superset is then served on a free port for every browser test.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pytest
 from tests.superset_browser import serve_superset
 
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
-DEMO_PEOPLE = ("demo_player", "rival_player")  # the second one only wears a ring
+DEMO_PEOPLE = ("demo_player", "rival_player")  # both play chess and wear a ring
 
 
 @dataclass
@@ -54,12 +54,13 @@ def demo_lakehouse(tmp_path_factory: pytest.TempPathFactory) -> DemoLakehouse:
     )  # fmt: skip
     assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-4000:]
     print(f"demo --no-serve: {time.monotonic() - start:.0f} s")
-    _add_oura_person(home, env, DEMO_PEOPLE[1], since)
+    _add_person(home, env, DEMO_PEOPLE[1], since)
     return DemoLakehouse(home=home, env=env, demo_output=demo.stdout)
 
 
-def _add_oura_person(home: Path, env: dict[str, str], person: str, since: str) -> None:
-    """A second person through `lakehouse sandbox` + `ingest oura` + `transform`."""
+def _add_person(home: Path, env: dict[str, str], person: str, since: str) -> None:
+    """A second person through `lakehouse sandbox` + `ingest oura` + `ingest chesscom` +
+    one `transform` (the sandbox serves both sources for every account it is given)."""
     from tests.superset_browser import free_port, stop_group
 
     port = free_port()
@@ -76,10 +77,15 @@ def _add_oura_person(home: Path, env: dict[str, str], person: str, since: str) -
                 exports[key] = value
             if "OURA_ACCOUNTS" in exports or time.monotonic() > deadline:
                 break
-        assert exports.get("OURA_API_BASE", "").startswith("http://127.0.0.1:"), exports
+        for key in ("OURA_API_BASE", "CHESSCOM_API_BASE"):
+            assert exports.get(key, "").startswith("http://127.0.0.1:"), exports
         run_env = {**env, **exports}
         first = f"{since}-01"
-        for args in (["ingest", "oura", "--account", person, "--from", first], ["transform"]):
+        for args in (
+            ["ingest", "oura", "--account", person, "--from", first],
+            ["ingest", "chesscom", "--player", person],
+            ["transform"],
+        ):
             done = subprocess.run(
                 [LAKEHOUSE, *args], env=run_env, cwd=home, capture_output=True, text=True,
                 timeout=1200,

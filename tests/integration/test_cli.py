@@ -143,7 +143,11 @@ def test_demo_then_sql_in_every_format(demo_lakehouse) -> None:
     assert len(nights) >= 55 and len(days) == len(nights)
     assert "Oura second run (incremental)" in out
 
-    query = "select player, count(*) as games from lake.bronze.chesscom_games group by player"
+    # The fixture added a second player (rival_player) after the demo.
+    query = (
+        "select player, count(*) as games from lake.bronze.chesscom_games"
+        " where player = 'demo_player' group by player"
+    )
     as_json = _run(["sql", query, "--format", "json"], env, home)
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout) == [{"player": "demo_player", "games": games}]

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from spark_jobs.trino_sql import run_trino_query
-from tests.stack.conftest import RunningStack
+from tests.stack.conftest import STACK_PLAYER, RunningStack
 from tests.superset_browser import (
     OUTPUT,
     check_chess_dashboard,
@@ -35,6 +35,11 @@ def test_dashboards_render_from_trino(ingested_health: RunningStack) -> None:
     if rows[0][0] == 0:  # run alone: publish the marts first
         built = ingested.lakehouse("transform", "--target", "trino")
         assert built.returncode == 0, built.stdout[-4000:]
+    _, health_rows = run_trino_query(
+        "select account, count(*) from lake.marts.daily_health group by account", ingested.env
+    )
+    print(f"daily_health on trino: {health_rows}")
+    assert dict(health_rows).get(STACK_PLAYER), f"no health rows for {STACK_PLAYER}: {health_rows}"
     started = time.monotonic()
     imported = ingested.lakehouse("dashboards", "import", timeout=900)
     assert imported.returncode == 0, imported.stdout[-4000:] + imported.stderr[-4000:]

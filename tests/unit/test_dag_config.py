@@ -134,11 +134,18 @@ def test_overlap_days() -> None:
         ("LAKEHOUSE_DBT_TARGET", "duckdb"),
         ("LAKEHOUSE_AIRFLOW_RETRY_DELAY", "0"),
         ("LAKEHOUSE_AIRFLOW_RETRY_DELAY", "soon"),
+        ("LAKEHOUSE_AIRFLOW_RETRIES", "-1"),
+        ("LAKEHOUSE_AIRFLOW_RETRIES", "two"),
     ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=name):
         config.PipelineConfig.from_env({name: value})
+
+
+def test_retries_default_and_override() -> None:
+    assert config.PipelineConfig.from_env({}).retries == 2
+    assert config.PipelineConfig.from_env({"LAKEHOUSE_AIRFLOW_RETRIES": "0"}).retries == 0
 
 
 def test_start_date() -> None:

@@ -271,3 +271,71 @@ def test_health_metrics_are_portable_sql() -> None:
             words = set(re.findall(r"[A-Z_]{3,}", m["expression"]))
             assert words <= allowed, (m["metric_name"], words - allowed)
             assert "SELECT" not in m["expression"].upper()  # Superset refuses subqueries
+
+
+# ------------------------------------------------------------------- the Chess dashboard
+CHESS = DASHBOARDS["Chess"]
+CHESS_FILTERS = {f["name"]: f for f in CHESS["metadata"]["native_filter_configuration"]}
+CHESS_CHARTS = {n: c for n, c in CHARTS.items() if c["uuid"] in _placed_ids(CHESS)}
+RAPID_ONLY = {"current_rapid_rating", "best_openings", "worst_openings"}
+
+
+def test_chess_native_filters_target_existing_columns_and_charts() -> None:
+    assert set(CHESS_FILTERS) == {"Player", "Time class", "Date range"}
+    placed = _placed_ids(CHESS)
+    by_id = {placed[c["uuid"]]: name for name, c in CHESS_CHARTS.items()}
+    for f in CHESS_FILTERS.values():
+        assert f["id"].startswith("NATIVE_FILTER-chess-") and f["type"] == "NATIVE_FILTER"
+        assert f["scope"]["rootPath"] == ["ROOT_ID"] and "chartsInScope" not in f
+        assert set(f["scope"]["excluded"]) <= set(by_id)
+        for chart_id, name in by_id.items():  # a select filter's column is in every dataset
+            if chart_id in f["scope"]["excluded"] or f["filterType"] != "filter_select":
+                continue
+            columns = {c["column_name"] for c in _dataset_of(CHESS_CHARTS[name])["columns"]}
+            assert f["targets"][0]["column"]["name"] in columns, (f["name"], name)
+
+    # Player: several at once, none = every player (one tracked player: nothing to pick).
+    player = CHESS_FILTERS["Player"]
+    assert player["targets"][0]["column"]["name"] == "player"
+    values = player["controlValues"]
+    assert values["multiSelect"] and not values["enableEmptyFilter"]
+    assert not values["defaultToFirstItem"] and player["scope"]["excluded"] == []
+    # Ratings do not add up: the rating metric is empty unless one player is in view.
+    (metric,) = [
+        m
+        for m in DATASETS["agg_chess_rating_daily"]["metrics"]
+        if m["metric_name"] == "current_rating"
+    ]
+    assert "COUNT(DISTINCT player) = 1" in metric["expression"]
+
+    # Time class and date: everywhere but the rapid-only charts, which the descriptions name.
+    for name in ("Time class", "Date range"):
+        f = CHESS_FILTERS[name]
+        assert {by_id[i] for i in f["scope"]["excluded"]} == RAPID_ONLY, name
+        assert "Current rapid rating" in f["description"] and "openings" in f["description"]
+    assert CHESS_FILTERS["Time class"]["targets"][0]["column"]["name"] == "time_class"
+    for name, chart in CHESS_CHARTS.items():
+        if name in RAPID_ONLY:
+            continue
+        temporal = {
+            f["subject"]
+            for f in chart["params"]["adhoc_filters"]
+            if f["operator"] == "TEMPORAL_RANGE"
+        }
+        dataset = _dataset_of(chart)
+        assert temporal == {dataset["main_dttm_col"]}, name  # where the date range lands
+
+
+def test_chess_results_split_by_outcome_and_keep_the_result_code() -> None:
+    for name in (
+        "results_by_color",
+        "results_per_month",
+        "results_by_termination",
+        "results_by_clock",
+    ):
+        assert CHARTS[name]["params"]["groupby"] == ["my_outcome"], name
+    games = DATASETS["fct_chess_games"]
+    columns = {c["column_name"] for c in games["columns"]}
+    assert {"my_result", "opponent_result", "my_outcome", "opponent_outcome"} <= columns
+    for m in games["metrics"]:
+        assert "my_result" not in m["expression"], m["metric_name"]

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from spark_jobs.cli import main
 from spark_jobs.settings import load_settings
-from spark_jobs.transform import EXIT_BAD_INPUT, dbt_env, run_transform
+from spark_jobs.transform import EXIT_BAD_INPUT, Mart, dbt_env, run_transform, stale_marts
 
 
 def test_transform_help_explains_write_audit_publish() -> None:
@@ -41,3 +41,19 @@ def test_profile_env_comes_from_the_settings_and_holds_no_secret(tmp_path: Path)
     profiles = (Path(__file__).parents[2] / "dbt_project" / "profiles.yml").read_text()
     # Every connection value that could be secret comes from the environment.
     assert "password: \"{{ env_var('TRINO_PASSWORD'" in profiles
+
+
+def test_marts_of_an_older_version_are_the_ones_reloaded() -> None:
+    declared = [
+        Mart("fct_chess_games", "incremental", 2),
+        Mart("agg_rapid_chess_daily", "incremental", 2),
+        Mart("daily_health", "incremental", 1),
+        Mart("ranked_best_openings", "incremental", 2),
+    ]
+    stored = {
+        "fct_chess_games": 1,  # published by the previous code (no version: 1)
+        "agg_rapid_chess_daily": 2,  # already upgraded
+        "daily_health": 1,  # its model is still version 1
+        # ranked_best_openings: does not exist yet, its first load reads everything
+    }
+    assert stale_marts(declared, stored) == ["fct_chess_games"]

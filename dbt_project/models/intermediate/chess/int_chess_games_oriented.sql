@@ -1,6 +1,8 @@
-{#- Every game from the tracked player's side of the board: my_* / opponent_* columns,
-    the one outcome mapping, the one opening rule, and the local game date. Games whose
-    archive owner is neither side (player_color NULL) have no "my" side and are dropped. -#}
+{#- Every game from the tracked player's side of the board: my_* / opponent_* columns
+    (my_result / opponent_result: each side's chess.com result code), the one outcome
+    mapping (my_outcome / opponent_outcome), the one opening rule, and the local game date.
+    Games whose archive owner is neither side (player_color NULL) have no "my" side and
+    are dropped. -#}
 with
 
 games as (
@@ -41,9 +43,9 @@ oriented as (
         case when games.player_color = 'white' then games.black_remaining_time_seconds
              else games.white_remaining_time_seconds end as opponent_remaining_time_seconds,
         case when games.player_color = 'white' then games.white_result
-             else games.black_result end as my_result_code,
+             else games.black_result end as my_result,
         case when games.player_color = 'white' then games.black_result
-             else games.white_result end as opponent_result_code,
+             else games.white_result end as opponent_result,
         games.number_of_rounds,
         games.termination,
         {{ chess_termination_reason('games.white_result', 'games.black_result') }}
@@ -74,12 +76,13 @@ final as (
         opponent_first_move,
         my_remaining_time_seconds,
         opponent_remaining_time_seconds,
-        {{ chess_outcome('my_result_code') }} as my_result,
-        {{ chess_outcome('opponent_result_code') }} as opponent_result,
+        my_result,
+        opponent_result,
+        {{ chess_outcome('my_result') }} as my_outcome,
+        {{ chess_outcome('opponent_result') }} as opponent_outcome,
         number_of_rounds,
         termination,
         {{ chess_opening('opening_slug') }} as opening,
-        my_result_code,
         termination_reason,
         timezone
     from (

@@ -1,7 +1,13 @@
 {#- Rating history per player and time class: the rating after the last game of each local
     day (an ELO chart that does not zig-zag through intra-day games), with the day's range
-    and games. Incremental MERGE on (player, time_class, game_date). -#}
-{{ config(unique_key=['player', 'time_class', 'game_date']) }}
+    and games. Incremental MERGE on (player, time_class, game_date); each run deletes and
+    recomputes whole days from the newest one published (minus chess_lookback_days). -#}
+{#- What incremental runs delete and re-read (macro chess_window_starts). -#}
+{%- set window = {'column': 'game_date'} -%}
+{{ config(
+    unique_key=['player', 'time_class', 'game_date'],
+    chess_window=window,
+) }}
 
 with
 
@@ -9,7 +15,7 @@ games as (
 
     select * from {{ ref('fct_chess_games') }}
     where my_rating is not null
-      and {{ chess_incremental_window('game_date', partition_floor=true) }}
+      and {{ chess_incremental_window(window, partition_floor=true) }}
 
 ),
 

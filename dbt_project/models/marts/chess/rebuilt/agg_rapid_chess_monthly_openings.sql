@@ -2,12 +2,7 @@
     (the seed's six sets, each also grouped by player). Rolled-up dimensions read
     'overall'. Year-level rows have month = 0 and period_grain = 'year' (never a NULL month
     that a dashboard filter would silently drop). Rebuilt in full each run (a small
-    aggregate); on Spark through INSERT OVERWRITE so the write lands on the audit branch. -#}
-{{ config(
-    materialized=('incremental' if target.type == 'spark' else 'table'),
-    incremental_strategy=('insert_overwrite' if target.type == 'spark' else none),
-    merge_partition_floor=false,
-) }}
+    aggregate; folder config marts/chess/rebuilt). -#}
 
 with
 
@@ -20,7 +15,7 @@ games as (
         my_color,
         coalesce(opening, 'unknown') as opening,
         my_rating,
-        my_result
+        my_outcome
     from {{ ref('fct_chess_games') }}
     where time_class = 'rapid'
 
@@ -39,9 +34,9 @@ grouped as (
         grouping(opening) as opening_rolled_up,
         avg(cast(my_rating as double)) as average_elo,
         count(*) as total_games,
-        sum(case when my_result = 'win' then 1 else 0 end) as total_wins,
-        sum(case when my_result = 'loss' then 1 else 0 end) as total_losses,
-        sum(case when my_result = 'draw' then 1 else 0 end) as total_draws
+        sum(case when my_outcome = 'win' then 1 else 0 end) as total_wins,
+        sum(case when my_outcome = 'loss' then 1 else 0 end) as total_losses,
+        sum(case when my_outcome = 'draw' then 1 else 0 end) as total_draws
     from games
     group by grouping sets (
         (player, year, month, my_color, opening),
