@@ -98,9 +98,7 @@ try {
   await page.fill('#username', user);
   await page.fill('#password', password);
   await page.click('[data-test="login-button"], button[type="submit"]');
-  // Only until the redirect commits: the welcome page's own load (images, fonts, its
-  // API calls) is not needed, and on a loaded machine it can take minutes.
-  await page.waitForURL((u) => !u.pathname.startsWith('/login'), { waitUntil: 'commit' });
+  await page.waitForURL((u) => !u.pathname.startsWith('/login'));
 
   await page.goto(`${base}${dashboardPath}`);
   await page.waitForSelector(HOLDER);
