@@ -6,7 +6,8 @@
 
 Settings come from the environment or a `.env` file (see `lakehouse config`). Exit codes:
 0 success, 1 the run finished with errors (details printed; completed work is kept),
-2 bad input or configuration (nothing was done, or the API refused the input: 422).
+2 bad input or configuration (nothing was done, or the API refused the input: 422),
+75 another run holds the lakehouse lock the command needs (nothing was done; --wait).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ log = logging.getLogger("lakehouse")
 
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds a lakehouse lock; rerun (or --wait)
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -40,6 +42,16 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    """Print `error: message` and exit with `code`; no traceback unless `lakehouse -v`.
+
+    The message names the input and the fix; the traceback of the error being handled is
+    only for someone debugging the tool itself.
+    """
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().params.get("verbose") and sys.exc_info()[0]:
+        import traceback
+
+        traceback.print_exc()
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -63,7 +75,50 @@ def _spark(settings, app: str):
         _fail(str(exc))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _LakehouseGroup(click.Group):
+    """The root group: a held lakehouse lock (LockHeld, raised by whichever command or
+    library call met it) ends the command with its one-line message and exit 75."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from spark_jobs.common.lock import LockHeld
+
+        try:
+            return super().invoke(ctx)
+        except LockHeld as exc:
+            _fail(str(exc), EXIT_LOCKED)
+
+
+def _wait_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--wait` and `--wait-timeout` for a command that writes the lakehouse."""
+    from spark_jobs.common.lock import DEFAULT_WAIT_TIMEOUT
+
+    command = click.option(
+        "--wait-timeout", type=click.FloatRange(min=0), default=int(DEFAULT_WAIT_TIMEOUT),
+        show_default=True, metavar="SECONDS", help="How long --wait waits for the lock.",
+    )(command)  # fmt: skip
+    return click.option(
+        "--wait",
+        is_flag=True,
+        help="When another run holds the lakehouse lock, wait for it (a line every 30 s) "
+        "instead of exiting 75 at once.",
+    )(command)
+
+
+def _lakehouse_lock(settings, scopes, wait: bool, wait_timeout: float):
+    """Hold the lakehouse locks `scopes` (spark_jobs/common/lock.py) for a `with` block;
+    taken before Spark starts, so a run that has to give way costs nothing."""
+    from spark_jobs.common.lock import hold_locks
+
+    return hold_locks(
+        settings.home, scopes, wait=wait, timeout=wait_timeout,
+        progress=lambda line: click.echo(line, err=True),
+    )  # fmt: skip
+
+
+@click.group(
+    cls=_LakehouseGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
 @click.version_option(package_name="personal-lakehouse")
@@ -102,8 +157,17 @@ def _ingest_command(src) -> click.Command:
         is_flag=True,
         help="Ignore stored state: re-download everything in range (MERGE keeps it idempotent).",
     )
-    def command(accounts: Sequence[str], first: str | None, last: str | None, refresh: bool):
+    @_wait_options
+    def command(
+        accounts: Sequence[str],
+        first: str | None,
+        last: str | None,
+        refresh: bool,
+        wait: bool,
+        wait_timeout: float,
+    ):
         from spark_jobs.common.errors import ConfigError
+        from spark_jobs.common.lock import ingest_locks
 
         settings = _settings()
         try:
@@ -114,14 +178,17 @@ def _ingest_command(src) -> click.Command:
             src.ready(source_settings, names)
         except ConfigError as exc:
             _fail(str(exc))
-        spark = _spark(settings, f"lakehouse-ingest-{src.name}")
-        try:
-            report = src.ingest(
-                spark, settings, source_settings, names, first=lo, last=hi, refresh=refresh,
-                progress=log.info,
-            )  # fmt: skip
-        except ConfigError as exc:
-            _fail(str(exc))
+        # The source shared, each account exclusively, for the whole run; run_ingest takes
+        # the same locks again, a no-op in this process.
+        with _lakehouse_lock(settings, ingest_locks(src.name, names), wait, wait_timeout):
+            spark = _spark(settings, f"lakehouse-ingest-{src.name}")
+            try:
+                report = src.ingest(
+                    spark, settings, source_settings, names, first=lo, last=hi,
+                    refresh=refresh, progress=log.info,
+                )  # fmt: skip
+            except ConfigError as exc:
+                _fail(str(exc))
         _print_ingest_report(src, report)
         if not report.ok:
             sys.exit(EXIT_BAD_INPUT if report.bad_input else EXIT_RUN_FAILED)
@@ -147,19 +214,24 @@ def _rebuild_command(src) -> click.Command:
         f"--{opt.name}", *([f"-{opt.short}"] if opt.short else []), "accounts", multiple=True,
         metavar="NAME", help="Only these (default: every one in raw).",
     )  # fmt: skip
-    def command(accounts: Sequence[str]) -> None:
+    @_wait_options
+    def command(accounts: Sequence[str], wait: bool, wait_timeout: float) -> None:
         from spark_jobs.common.errors import ConfigError
+        from spark_jobs.common.lock import rebuild_locks
 
         settings = _settings()
         try:
             names = [src.validate_account(a) for a in accounts]
         except ConfigError as exc:
             _fail(str(exc))
-        spark = _spark(settings, f"lakehouse-rebuild-{src.name}")
-        try:
-            click.echo(src.rebuild(spark, names or None))
-        except ConfigError as exc:
-            _fail(str(exc))
+        # The source exclusively: a rebuild rewrites its bronze, so no ingest of any of
+        # its accounts may run meanwhile (they hold the source's lock shared).
+        with _lakehouse_lock(settings, rebuild_locks(src.name), wait, wait_timeout):
+            spark = _spark(settings, f"lakehouse-rebuild-{src.name}")
+            try:
+                click.echo(src.rebuild(spark, names or None))
+            except ConfigError as exc:
+                _fail(str(exc))
 
     return click.command(
         src.name,
@@ -337,6 +409,7 @@ def sql(query: str, fmt: str, engine: str) -> None:
 def config() -> None:
     """Print the resolved deployment settings (secrets redacted)."""
     from spark_jobs.common.errors import ConfigError
+    from spark_jobs.settings import redact_uri
     from spark_jobs.sources import all_sources
 
     settings = _settings()
@@ -347,7 +420,8 @@ def config() -> None:
         except ConfigError as exc:
             _fail(str(exc))
     for key, value in values.items():
-        click.echo(f"{key:24} {value}")
+        # Any URL may carry a password (user info, ?password=): never print it.
+        click.echo(f"{key:24} {redact_uri(value)}")
 
 
 @main.command("spark-conf")
@@ -362,13 +436,15 @@ def spark_conf(output: str | None) -> None:
 
     \b
     The jars (Iceberg runtime, JDBC driver), the `lake` catalog and session defaults,
-    resolved from the same settings as every `lakehouse` command. Secrets are left out:
-    a job reads them from its environment when it starts.
+    resolved from the same settings as every `lakehouse` command, and this interpreter
+    as the job's Python (the driver's; on a local master the workers' too). Secrets are
+    left out: a job reads them from its environment when it starts.
 
     \b
-    Examples:
-      lakehouse spark-conf -o lakehouse.conf
-      spark-submit --properties-file lakehouse.conf \\
+    Examples (from the repository root; PYSPARK_PYTHON lets the venv's spark-submit
+    find its Spark without an activated venv):
+      .venv/bin/lakehouse spark-conf -o lakehouse.conf
+      PYSPARK_PYTHON=.venv/bin/python .venv/bin/spark-submit --properties-file lakehouse.conf \\
           spark_jobs/jobs/ingest.py --source chesscom --players hikaru --from 2024-01 --to 2024-03
     """
     from spark_jobs.common.files import write_atomic
@@ -383,7 +459,8 @@ def spark_conf(output: str | None) -> None:
     header = (
         "Spark properties for the lakehouse jobs, written by `lakehouse spark-conf`.\n"
         "Use: spark-submit --properties-file FILE spark_jobs/jobs/<job>.py ...\n"
-        "--conf and --master on the command line override these values."
+        "--conf and --master on the command line override these values; on a cluster,\n"
+        "set spark.pyspark.python to the workers' interpreter."
     )
     text = render_properties(props, header)
     if output:
@@ -536,6 +613,9 @@ def sandbox(host: str, port: int, accounts: Sequence[str], since: str, verbose: 
     Prints the `export` lines that point the pipeline at it (e.g. CHESSCOM_API_BASE).
     Generated data is deterministic, from --since to the current day.
     """
+    import errno
+    import socket
+
     from spark_jobs.common.errors import ConfigError
     from spark_jobs.common.periods import validate_month
     from spark_jobs.sandbox.server import run_sandbox
@@ -544,6 +624,22 @@ def sandbox(host: str, port: int, accounts: Sequence[str], since: str, verbose: 
         validate_month(since, "--since")
     except ConfigError as exc:
         _fail(str(exc))
+    # Bind once before generating any data, exactly as the server will (IPv4,
+    # SO_REUSEADDR): a busy port is an input to change, not a traceback. 0: any free port.
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except socket.gaierror:
+        _fail(f"--host {host!r} is not a known address; e.g. --host 127.0.0.1")
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            _fail(f"port {port} on {host} is in use: choose another with --port N (0: any)")
+        if exc.errno == errno.EADDRNOTAVAIL:
+            _fail(f"--host {host} is not an address of this machine; e.g. --host 127.0.0.1")
+        if exc.errno == errno.EACCES:
+            _fail(f"port {port} needs privileges: choose --port 1024 or above")
+        _fail(f"cannot listen on {host}:{port} ({exc.strerror or exc}): check --host/--port")
     names = [a.lower() for a in accounts]
     run_sandbox(host, port, accounts=names, since=since, verbose=verbose)
 
@@ -566,7 +662,10 @@ def sandbox(host: str, port: int, accounts: Sequence[str], since: str, verbose: 
     is_flag=True,
     help="Reload incremental marts from bronze, still through the audit gate.",
 )
-def transform(target: str, select: str | None, full_refresh: bool) -> None:
+@_wait_options
+def transform(
+    target: str, select: str | None, full_refresh: bool, wait: bool, wait_timeout: float
+) -> None:
     """Build the dbt marts (lake.marts.*) with write-audit-publish.
 
     \b
@@ -580,6 +679,12 @@ def transform(target: str, select: str | None, full_refresh: bool) -> None:
     data stays inspectable (local: `... version as of 'audit'`).
 
     \b
+    Pay for what changed (local): a plain run builds and tests only the marts
+    downstream of the sources whose bronze moved since the last publish, skips the
+    unit tests while the dbt project is unchanged, and does nothing (exit 0, no commit)
+    when no bronze moved. --select or --full-refresh runs exactly what they say.
+
+    \b
     Examples:
       lakehouse transform
       lakehouse transform --select fct_chess_games+
@@ -590,9 +695,11 @@ def transform(target: str, select: str | None, full_refresh: bool) -> None:
 
     settings = _settings()
     try:
+        # run_transform holds the `transform` lock before it starts Spark or dbt.
         code = run_transform(
-            settings, target=target, select=select, full_refresh=full_refresh, echo=click.echo
-        )
+            settings, target=target, select=select, full_refresh=full_refresh, echo=click.echo,
+            wait=wait, wait_timeout=wait_timeout,
+        )  # fmt: skip
     except SettingsError as exc:
         _fail(str(exc))
     sys.exit(code)

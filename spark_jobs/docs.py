@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spark_jobs.settings import Settings
-from spark_jobs.transform import DBT_PROJECT_DIR, MARTS_SCHEMA, TARGETS, dbt_env
+from spark_jobs.transform import MARTS_SCHEMA, TARGETS, invoke_dbt, prepare_dbt_env
 
 DEFAULT_PORT = 8580  # dbt's own default (8080) is Trino's port in docker-compose
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")
@@ -105,8 +105,7 @@ def generate_docs(
             "`lakehouse transform`",
             EXIT_BAD_INPUT,
         )
-    os.environ.update(dbt_env(settings) if target == "local" else {})
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    prepare_dbt_env(settings, target)
     if target == "local":
         from spark_jobs.common.session import build_spark
 
@@ -114,25 +113,7 @@ def generate_docs(
         build_spark(settings, app_name="lakehouse-docs")
     out = docs_dir(settings, target)
     echo(f"dbt docs generate (target {target}, {len(marts)} published marts) into {out}")
-    from dbt.cli.main import dbtRunner
-
-    result = dbtRunner().invoke(
-        [
-            "docs",
-            "generate",
-            "--static",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target",
-            target,
-            "--target-path",
-            str(out),
-            "--log-path",
-            str(settings.home / "dbt" / "logs"),
-        ]
-    )
+    result = invoke_dbt(settings, ["docs", "generate"], target, ["--static"], target_path=out)
     if not result.success:
         why = result.exception or "see dbt's messages above (catalog or compile errors)"
         raise DocsError(f"dbt docs generate failed on target {target}: {why}")

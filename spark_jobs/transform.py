@@ -36,6 +36,15 @@ its engine's SQL dialect, and neither engine may replace the other's.
 `--full-refresh` never drops a mart (that would bypass the gate): incremental marts are
 emptied on the audit branch and reloaded there (var `full_reload`).
 
+Pay for what changed (local target): after each publish every mart records, as table
+properties, a digest of each source's bronze `main` snapshots it was built on
+(`lakehouse.input.<source>`) and of the dbt project (`lakehouse.dbt-code`: its files, the
+dbt and adapter versions, the vars given). A run without --select or --full-refresh, on an
+unchanged project, builds only `source:<name>+` for the sources whose bronze moved (a
+source's name is its dbt source's name, and models read bronze only through `source()`),
+runs the data tests of what it builds but not the unit tests (fixed inputs, passed on this
+very project), and when no bronze moved does nothing: no build, no commit, exit 0.
+
 Upgrades: every mart model has a `marts_version` (folder config in dbt_project.yml), stored
 on the published mart after each successful publish (table property
 `lakehouse.marts-version` on Spark; on Trino the comment of the `marts_audit` copy). A mart
@@ -78,6 +87,8 @@ class TransformReport:
     failures: list[str] = field(default_factory=list)
     published: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
     """mart -> (main snapshot before, main snapshot after)."""
+    nothing_to_do: bool = False
+    """No bronze table moved and the dbt project is the same: no dbt build ran."""
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
@@ -95,10 +106,16 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def _dbt_args(settings: Settings, command: str, target: str, extra: Sequence[str]) -> list[str]:
+def _dbt_args(
+    settings: Settings,
+    command: str | Sequence[str],
+    target: str,
+    extra: Sequence[str],
+    target_path: Path | None = None,
+) -> list[str]:
     work = settings.home / "dbt"
     return [
-        command,
+        *([command] if isinstance(command, str) else command),
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
@@ -106,17 +123,31 @@ def _dbt_args(settings: Settings, command: str, target: str, extra: Sequence[str
         "--target",
         target,
         "--target-path",
-        str(work / f"target-{target}"),
+        str(target_path or work / f"target-{target}"),
         "--log-path",
         str(work / "logs"),
         *extra,
     ]
 
 
-def _invoke(settings: Settings, command: str, target: str, extra: Sequence[str] = ()) -> Any:
+def invoke_dbt(
+    settings: Settings,
+    command: str | Sequence[str],
+    target: str,
+    extra: Sequence[str] = (),
+    target_path: Path | None = None,
+) -> Any:
+    """dbt's programmatic runner on this project: its artifacts and logs under
+    $LAKEHOUSE_HOME/dbt (target path `target-<target>` unless given)."""
     from dbt.cli.main import dbtRunner
 
-    return dbtRunner().invoke(_dbt_args(settings, command, target, extra))
+    return dbtRunner().invoke(_dbt_args(settings, command, target, extra, target_path))
+
+
+def prepare_dbt_env(settings: Settings, target: str) -> None:
+    """The environment profiles.yml reads (local target), and no usage stats sent."""
+    os.environ.update(dbt_env(settings) if target == "local" else {})
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 
 def _failures(result: Any) -> list[str]:
@@ -148,7 +179,7 @@ class Mart:
 
 def declared_marts(settings: Settings, target: str) -> list[Mart]:
     """The published marts (models in schema `marts` built as tables), by name."""
-    result = _invoke(settings, "parse", target, ["--quiet"])
+    result = invoke_dbt(settings, "parse", target, ["--quiet"])
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception}")
     manifest = result.result
@@ -207,25 +238,88 @@ def main_snapshots(spark, marts: Sequence[str]) -> dict[str, int | None]:
     return out
 
 
-def _published_versions(spark, names: Sequence[str]) -> dict[str, int]:
-    """The `marts_version` stored on each existing published mart (default if none)."""
+def _mart_properties(spark, names: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The table properties of each existing published mart."""
     out = {}
     for name in names:
         table = f"{CATALOG_NAME}.{MARTS_SCHEMA}.{name}"
-        if not spark.catalog.tableExists(table):
-            continue
-        props = {r.key: r.value for r in spark.sql(f"show tblproperties {table}").collect()}
-        out[name] = int(props.get(MARTS_VERSION_PROPERTY, DEFAULT_MARTS_VERSION))
+        if spark.catalog.tableExists(table):
+            out[name] = {r.key: r.value for r in spark.sql(f"show tblproperties {table}").collect()}
     return out
 
 
-def _store_versions(spark, declared: Sequence[Mart], stored: dict[str, int], built) -> None:
-    for mart in declared:
-        if mart.name in built and stored.get(mart.name) != mart.version:
-            spark.sql(
-                f"alter table {CATALOG_NAME}.{MARTS_SCHEMA}.{mart.name} set tblproperties "
-                f"('{MARTS_VERSION_PROPERTY}' = '{mart.version}')"
-            )
+def _published_versions(props: dict[str, dict[str, str]]) -> dict[str, int]:
+    """The `marts_version` stored on each existing published mart (default if none)."""
+    return {
+        name: int(p.get(MARTS_VERSION_PROPERTY, DEFAULT_MARTS_VERSION)) for name, p in props.items()
+    }
+
+
+def _set_properties(spark, updates: dict[str, dict[str, str]]) -> None:
+    """One metadata commit per mart for everything a publish records on it."""
+    for name, values in updates.items():
+        if not values:
+            continue
+        pairs = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(values.items()))
+        spark.sql(f"alter table {CATALOG_NAME}.{MARTS_SCHEMA}.{name} set tblproperties ({pairs})")
+
+
+CODE_PROPERTY = "lakehouse.dbt-code"
+INPUT_PROPERTY_PREFIX = "lakehouse.input."
+"""+ source name: the digest of that source's bronze snapshots the mart was last built on."""
+
+
+def dbt_code_fingerprint(target: str, dbt_vars: dict[str, Any]) -> str:
+    """A digest of what the marts are computed by: every file of the dbt project, the dbt
+    and adapter versions, the vars given. Unit tests read fixed inputs, so their outcome
+    can change only when this does."""
+    import hashlib
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    files = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "seeds", "tests"):
+        files += sorted(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
+    for path in files:
+        digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode() + b"\0")
+        digest.update(path.read_bytes())
+    adapter = "dbt-spark" if target == "local" else "dbt-trino"
+    for dist in ("dbt-core", adapter):
+        digest.update(f"{dist}=={version(dist)}".encode())
+    digest.update(json.dumps(dbt_vars, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:32]
+
+
+def bronze_inputs(spark) -> dict[str, str]:
+    """Per registered source, a digest of its bronze tables' current `main` snapshots: it
+    moves exactly when an ingest, rebuild or fix commits to that source's bronze."""
+    import hashlib
+
+    from spark_jobs.sources import all_sources
+
+    tables = {src.name: [t.identifier for t in src.tables()] for src in all_sources()}
+    query = " union all ".join(
+        f"select '{ident}' as t, snapshot_id from {ident}.refs where name = 'main'"
+        for idents in tables.values()
+        for ident in idents
+    )
+    current = {r.t: r.snapshot_id for r in spark.sql(query).collect()} if query else {}
+    return {
+        name: hashlib.sha256(
+            ";".join(f"{t}={current.get(t)}" for t in sorted(idents)).encode()
+        ).hexdigest()[:32]
+        for name, idents in tables.items()
+    }
+
+
+def changed_sources(inputs: dict[str, str], props: dict[str, dict[str, str]]) -> list[str]:
+    """The sources whose bronze moved since the published marts were built on it (a mart
+    without the record counts every source as moved)."""
+    return [
+        name
+        for name, digest in sorted(inputs.items())
+        if any(p.get(INPUT_PROPERTY_PREFIX + name) != digest for p in props.values())
+    ]
 
 
 def _prepare_branches(spark, marts: Sequence[str]) -> None:
@@ -308,15 +402,13 @@ def _bronze_watermarks(spark, dbt_vars: dict[str, Any]) -> tuple[dict, dict[str,
     return marks, lookbacks
 
 
-def _store_watermarks(spark, marks: dict) -> None:
+def _watermark_updates(marks: dict) -> dict[str, dict[str, str]]:
+    """The watermark properties to store on each mart after a publish."""
+    out: dict[str, dict[str, str]] = {}
     for (mart, bronze_table), value in marks.items():
-        table = f"{CATALOG_NAME}.{MARTS_SCHEMA}.{mart}"
-        if value is None or not spark.catalog.tableExists(table):
-            continue
-        spark.sql(
-            f"ALTER TABLE {table} SET TBLPROPERTIES "
-            f"('{_watermark_property(bronze_table)}' = '{value.isoformat(sep=' ')}')"
-        )
+        if value is not None:
+            out.setdefault(mart, {})[_watermark_property(bronze_table)] = value.isoformat(sep=" ")
+    return out
 
 
 def _ensure_bronze(spark, echo: Callable[[str], None]) -> bool:
@@ -362,7 +454,7 @@ def _build_empty(
     report: TransformReport,
 ) -> bool:
     """`dbt build --empty` of the selected models (no tests): their tables, with no rows."""
-    boot = _invoke(
+    boot = invoke_dbt(
         settings,
         "build",
         target,
@@ -386,7 +478,7 @@ def _build_empty(
 
 def _selected_models(settings: Settings, target: str, select: str) -> set[str]:
     """Names of the models a dbt `--select` picks."""
-    result = _invoke(
+    result = invoke_dbt(
         settings,
         "ls",
         target,
@@ -417,14 +509,39 @@ def _run_local(
     missing = [m for m in names if main_snapshots(spark, [m])[m] is None]
     if not _create_empty(settings, "local", missing, dbt_vars, echo, report):
         return EXIT_FAILED
-    _prepare_branches(spark, names)
-    stored = {k: v for k, v in _published_versions(spark, names).items() if k not in missing}
+    props = _mart_properties(spark, [n for n in names if n not in missing])
+    stored = _published_versions(props)
     reload = stale_marts(declared, stored)
     if reload:
         echo(f"older marts_version, reloaded in full (new columns): {', '.join(reload)}")
     watermarks, lookbacks = _bronze_watermarks(spark, dbt_vars)
     for var, days in lookbacks.items():
         echo(f"bronze received rows older than the marts' window: {var} = {days} days")
+    code = dbt_code_fingerprint("local", dbt_vars)  # the caller's vars, not this run's own
+    inputs = bronze_inputs(spark)
+    given_select = select
+    unit_tests = True
+    if not (select or full_refresh or reload or missing) and all(
+        p.get(CODE_PROPERTY) == code for p in props.values()
+    ):
+        # Pay for what changed: the marts downstream of the sources whose bronze moved
+        # (every model reads bronze through source()), and no unit tests (they read fixed
+        # inputs and passed on this very dbt project). Data tests run on every mart built.
+        changed = changed_sources(inputs, props)
+        if not changed:
+            echo(
+                "nothing to do: no bronze table changed since the marts were published and "
+                "the dbt project is the same (--full-refresh rebuilds anyway)"
+            )
+            report.ok, report.nothing_to_do = True, True
+            return EXIT_OK
+        select = " ".join(f"source:{name}+" for name in changed)
+        unit_tests = False
+        echo(
+            f"bronze changed since the last publish: {', '.join(changed)}; building "
+            f"{select} (unit tests skipped: the dbt project is unchanged since they passed)"
+        )
+    _prepare_branches(spark, names)
     dbt_vars = {**dbt_vars, **lookbacks, "reload_marts": reload, "full_reload": full_refresh}
     # The marts reloaded in full take their model's columns first (an empty build): the
     # unit tests of an incremental model read the columns of `this`.
@@ -435,6 +552,8 @@ def _run_local(
     args = ["--vars", json.dumps(dbt_vars)]
     if select:
         args += ["--select", select]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     echo(f"write: dbt build on branch '{AUDIT_BRANCH}' of every mart (readers still see main)")
     spark.conf.set("spark.wap.branch", AUDIT_BRANCH)
     try:
@@ -443,7 +562,7 @@ def _run_local(
             for line in report.failures:
                 echo(f"  {line}")
             return EXIT_FAILED
-        result = _invoke(settings, "build", "local", args)
+        result = invoke_dbt(settings, "build", "local", args)
     finally:
         spark.conf.unset("spark.wap.branch")
     report.failures = _failures(result)
@@ -455,8 +574,19 @@ def _run_local(
         return EXIT_FAILED
     echo("audit passed; publish (fast-forward main to the audited snapshot):")
     _publish(spark, names, report, echo)
-    _store_watermarks(spark, watermarks)
-    _store_versions(spark, declared, stored, _built_models(result))
+    built = _built_models(result)
+    updates = {m: v for m, v in _watermark_updates(watermarks).items() if m in names}
+    for mart in declared:
+        if mart.name in built and stored.get(mart.name) != mart.version:
+            updates.setdefault(mart.name, {})[MARTS_VERSION_PROPERTY] = str(mart.version)
+    # Without --select every mart is now current: built on the new bronze, or downstream of
+    # none of what moved. A --select run vouches only for the marts it built.
+    for name in names if given_select is None else [n for n in names if n in built]:
+        record = updates.setdefault(name, {})
+        record.update({INPUT_PROPERTY_PREFIX + src: d for src, d in inputs.items()})
+        if given_select is None:
+            record[CODE_PROPERTY] = code
+    _set_properties(spark, updates)
     report.ok = True
     _refresh_serving(settings, echo)
     return EXIT_OK
@@ -526,7 +656,7 @@ def _run_trino(
     args = ["--vars", json.dumps(audit_vars)]
     before = _trino_snapshots(names)
     echo(f"write + audit: dbt build into schema {AUDIT_SCHEMA}")
-    result = _invoke(settings, "build", "trino", args)
+    result = invoke_dbt(settings, "build", "trino", args)
     report.failures = _failures(result)
     if report.failures:
         echo(f"audit FAILED: nothing published to {MARTS_SCHEMA}. Failing nodes:")
@@ -535,7 +665,7 @@ def _run_trino(
         return EXIT_FAILED
     echo(f"publish: {AUDIT_SCHEMA} -> {MARTS_SCHEMA}, one atomic replace per mart")
     op_args = json.dumps({"source_schema": AUDIT_SCHEMA, "target_schema": MARTS_SCHEMA})
-    published = _invoke(
+    published = invoke_dbt(
         settings,
         "run-operation",
         "trino",
@@ -628,6 +758,8 @@ def run_transform(
     echo: Callable[[str], None] = print,
     dbt_vars: dict[str, Any] | None = None,
     report: TransformReport | None = None,
+    wait: bool = False,
+    wait_timeout: float | None = None,
 ) -> int:
     """Build, test and publish the dbt project; returns the process exit code.
 
@@ -639,18 +771,28 @@ def run_transform(
         echo: where progress and failures are printed.
         dbt_vars: extra dbt vars (e.g. {"chess_timezone": "Europe/Madrid"}).
         report: filled with failures and published snapshots, if given.
+        wait: wait for the `transform` lakehouse lock another run holds (else LockHeld).
+        wait_timeout: seconds `wait` waits at most (default: an hour).
 
     Returns:
         0 published, 1 a model or test failed (nothing published), 2 bad input.
+
+    Raises:
+        LockHeld: another process builds or publishes the marts (the CLI exits 75).
     """
+    from spark_jobs.common.lock import DEFAULT_WAIT_TIMEOUT, TRANSFORM, hold_locks
+
     report = report if report is not None else TransformReport(target=target)
     if target not in TARGETS:
         echo(f"error: unknown target {target!r}; use one of: {', '.join(TARGETS)}")
         return EXIT_BAD_INPUT
-    os.environ.update(dbt_env(settings) if target == "local" else {})
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    prepare_dbt_env(settings, target)
     runner = _run_local if target == "local" else _run_trino
-    return runner(settings, select, full_refresh, dict(dbt_vars or {}), echo, report)
+    # One build + publish at a time (two would race on the audit branches), locked before
+    # the runner starts Spark or dbt: a run that has to give way costs nothing.
+    timeout = DEFAULT_WAIT_TIMEOUT if wait_timeout is None else wait_timeout
+    with hold_locks(settings.home, [TRANSFORM], wait=wait, timeout=timeout, progress=echo):
+        return runner(settings, select, full_refresh, dict(dbt_vars or {}), echo, report)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

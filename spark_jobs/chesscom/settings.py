@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from spark_jobs.common.errors import ConfigError
+from spark_jobs.settings import url_setting
 
 DEFAULT_API_BASE = "https://api.chess.com/pub"
 
@@ -23,10 +23,8 @@ class ChessComSettings:
 
 
 def load_chesscom_settings(env: Mapping[str, str]) -> ChessComSettings:
-    """Raises ConfigError for a base URL that is not http(s)."""
-    base = (env.get("CHESSCOM_API_BASE") or DEFAULT_API_BASE).rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        raise ConfigError(
-            f"CHESSCOM_API_BASE={base!r} is not an http(s) URL; unset it for {DEFAULT_API_BASE}"
-        )
-    return ChessComSettings(api_base=base, user_agent=env.get("CHESSCOM_USER_AGENT") or None)
+    """Raises ConfigError (naming the variable) for a base URL without http(s) or a host."""
+    base = url_setting(env, "CHESSCOM_API_BASE", DEFAULT_API_BASE) or DEFAULT_API_BASE
+    return ChessComSettings(
+        api_base=base.rstrip("/"), user_agent=env.get("CHESSCOM_USER_AGENT") or None
+    )

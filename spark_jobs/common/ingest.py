@@ -1,6 +1,7 @@
 """The one ingest loop every source declares into.
 
-Per account, one run:
+Per account, one run, under the account's lakehouse lock (spark_jobs/common/lock.py: no
+other process ingests that account or rebuilds the source meanwhile):
 
 1. **plan** (the source): which periods to request and how, from the stored state; a plan
    may make listing requests first (chess.com's archives list), kept in raw like any other;
@@ -27,8 +28,10 @@ import logging
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -36,6 +39,13 @@ from pyspark.sql import functions as F
 from spark_jobs.common.errors import ConfigError
 from spark_jobs.common.http import ApiError, ApiResponse, HttpClient
 from spark_jobs.common.iceberg import TableSpec, ensure_table
+from spark_jobs.common.lock import (
+    DEFAULT_WAIT_TIMEOUT,
+    LockScope,
+    account_lock,
+    hold_locks,
+    source_lock,
+)
 from spark_jobs.common.raw import RawRecord, raw_table, read_raw, write_raw
 from spark_jobs.common.state import (
     STATE_TABLE,
@@ -302,6 +312,17 @@ def ingest_account(
     return result
 
 
+def lakehouse_home(spark: SparkSession) -> Path:
+    """The LAKEHOUSE_HOME whose `locks/` guard the catalog this session writes: the
+    embedded catalog's folder, else the configured home (the CLI locks the same one)."""
+    uri = spark.conf.get("spark.sql.catalog.lake.uri", "") or ""
+    if uri.startswith("jdbc:sqlite:"):
+        return Path(uri.removeprefix("jdbc:sqlite:").split("?", 1)[0]).parent
+    from spark_jobs.settings import load_settings
+
+    return load_settings().home
+
+
 def run_ingest(
     spark: SparkSession,
     decl: SourceIngest,
@@ -310,37 +331,57 @@ def run_ingest(
     *,
     now: datetime | None = None,
     progress: Callable[[str], None] = log.info,
+    wait: bool = False,
+    wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
 ) -> IngestReport:
-    """Ingest several accounts one after the other; one run log row per account."""
+    """Ingest several accounts one after the other; one run log row per account.
+
+    Holds the lakehouse locks (spark_jobs/common/lock.py): the source's, shared, for the
+    whole run, and each account's before anything of that account is written. A caller
+    that holds them already (the CLI and the Spark job take them before Spark starts)
+    keeps them: taking them again here is a no-op.
+
+    Raises:
+        LockHeld: another process ingests one of the accounts or rebuilds the source
+            (at once, or with `wait` after `wait_timeout` seconds).
+    """
+    home = lakehouse_home(spark)
+
+    def locked(scope: LockScope) -> AbstractContextManager[None]:
+        return hold_locks(home, [scope], wait=wait, timeout=wait_timeout, progress=progress)
+
     started = now or datetime.now(UTC)
     run_id = new_run_id(decl.source, started)
-    ensure_table(spark, raw_table(decl.source))
-    for table in decl.tables:
-        ensure_table(spark, table)
-    ensure_state_tables(spark)
     report = IngestReport(run_id, decl.source, [])
     arguments = json.dumps({"accounts": list(accounts), **decl.arguments()}, default=str)
-    for account in dict.fromkeys(accounts):
-        before = client.stats.as_dict()
-        result = ingest_account(
-            spark, decl, client, account, run_id=run_id, now=started, progress=progress
-        )
-        after = client.stats.as_dict()
-        report.results.append(result)
-        record_run(
-            spark,
-            [
-                RunRecord(
-                    run_id, decl.source, account, started, datetime.now(UTC),
-                    "success" if result.ok else "failed", arguments,
-                    after["requests"] - before["requests"],
-                    after["not_modified"] - before["not_modified"],
-                    after["bytes_received"] - before["bytes_received"],
-                    result.responses_kept, result.rows_merged,
-                    "\n".join(result.errors) or None,
+    with locked(source_lock(decl.source, shared=True)):
+        ensure_table(spark, raw_table(decl.source))
+        for table in decl.tables:
+            ensure_table(spark, table)
+        ensure_state_tables(spark)
+        for account in dict.fromkeys(accounts):
+            # One account's lock at a time: a long multi-account run never holds the others.
+            with locked(account_lock(decl.source, account)):
+                before = client.stats.as_dict()
+                result = ingest_account(
+                    spark, decl, client, account, run_id=run_id, now=started, progress=progress
                 )
-            ],
-        )  # fmt: skip
+                after = client.stats.as_dict()
+                report.results.append(result)
+                record_run(
+                    spark,
+                    [
+                        RunRecord(
+                            run_id, decl.source, account, started, datetime.now(UTC),
+                            "success" if result.ok else "failed", arguments,
+                            after["requests"] - before["requests"],
+                            after["not_modified"] - before["not_modified"],
+                            after["bytes_received"] - before["bytes_received"],
+                            result.responses_kept, result.rows_merged,
+                            "\n".join(result.errors) or None,
+                        )
+                    ],
+                )  # fmt: skip
     stats = client.stats.as_dict()
     report.requests = stats["requests"]
     report.not_modified = stats["not_modified"]

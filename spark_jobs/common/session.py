@@ -13,13 +13,28 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from spark_jobs.common.catalog import spark_catalog_conf, spark_jars
+from spark_jobs.common.catalog import check_catalog_reachable, spark_catalog_conf, spark_jars
 from spark_jobs.settings import Settings
 
 _LOG4J = Path(__file__).resolve().parent.parent / "conf" / "log4j2.properties"
 
 
+def _java_options(**props: str) -> str:
+    """`-Dkey=value ...` for extraJavaOptions; values with spaces are quoted (Spark's
+    launcher splits the string shell-style)."""
+    return " ".join(
+        f'"-D{key}={value}"' if any(c.isspace() for c in value) else f"-D{key}={value}"
+        for key, value in props.items()
+    )
+
+
 def _base_conf(settings: Settings) -> dict[str, str]:
+    java_props = {
+        "log4j2.configurationFile": f"file:{_LOG4J}",
+        # Derby (Hive's metastore, should anything enable it) writes metastore_db and
+        # derby.log into its home: the lakehouse's, never the current directory.
+        "derby.system.home": str(settings.home / "derby"),
+    }
     return {
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": "false",
@@ -28,7 +43,10 @@ def _base_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.shuffle.partitions": "8",
         "spark.sql.adaptive.enabled": "true",
         "spark.driver.memory": settings.spark_driver_memory,
-        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{_LOG4J}",
+        "spark.driver.extraJavaOptions": _java_options(**java_props),
+        # Spark's own (non-Iceberg) catalog creates its warehouse folder on first use;
+        # by default that is ./spark-warehouse in whatever directory a command ran.
+        "spark.sql.warehouse.dir": (settings.home / "spark-warehouse").as_uri(),
         # Arrow makes toPandas/createDataFrame of local rows cheap.
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.iceberg.handle-timestamp-without-timezone": "false",
@@ -53,8 +71,19 @@ def submit_properties(settings: Settings) -> dict[str, str]:
 
     Holds what only the launcher can set (jars, driver memory) plus the catalog and session
     defaults. Secrets are left out on purpose: the job adds them from its environment.
+
+    The Python that runs the job is this interpreter (the venv with pyspark and the job's
+    dependencies) rather than Spark's default, the first `python3` on PATH: for the driver,
+    which runs on this machine in spark-submit's default (client) deploy mode, and on a
+    local master (`local[N]`, `local-cluster[...]`) for the executors' workers too. On a
+    cluster the executors need a path valid on the workers, so the file leaves it to the
+    launcher: `--conf spark.pyspark.python=PATH` or PYSPARK_PYTHON at submit time. Glue
+    jobs never read this file (Glue runs its own Python).
     """
     props = {"spark.master": settings.spark_master}
+    props["spark.pyspark.driver.python"] = sys.executable
+    if settings.spark_master.startswith("local"):
+        props["spark.pyspark.python"] = sys.executable
     jars = spark_jars(settings)
     if jars:
         props["spark.jars"] = ",".join(jars)
@@ -85,12 +114,13 @@ def build_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession
 
     The first session of a process fixes the driver's memory and classpath, so call this
     before anything else touches Spark.
+
+    Raises:
+        SettingsError: the catalog cannot be reached, or a pinned jar is not downloaded.
     """
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Python workers (if any) must run this interpreter, with this venv's packages.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    if settings.catalog_type == "embedded":
-        settings.home.mkdir(parents=True, exist_ok=True)
     active = SparkSession.getActiveSession()
     conf = {**_base_conf(settings), **spark_catalog_conf(settings)}
     if active is not None:
@@ -100,6 +130,9 @@ def build_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession
             if active.conf.get(key, None) is None:
                 active.conf.set(key, value)
         return active
+    # An unreachable catalog fails here in ~2 s with the fix, not in the JVM as a page of
+    # Java stack trace after Spark started (it also creates the embedded catalog's home).
+    check_catalog_reachable(settings)
     builder = SparkSession.builder.appName(app_name)
     # Under spark-submit/Glue the JVM already exists (PYSPARK_GATEWAY_PORT is set): master,
     # jars and driver memory are the launcher's; whatever it set with --conf or a

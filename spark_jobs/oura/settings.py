@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from spark_jobs.common.errors import ConfigError
+from spark_jobs.settings import url_setting
 
 SCOPES = (
     "email personal daily heartrate workout tag session spo2Daily stress heart_health "
@@ -73,11 +74,8 @@ class OuraSettings:
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
-    value = (env.get(name) or "").strip() or default
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{name}={value!r} is not an http(s) URL, e.g. {default}")
-    return value
+    # The shared check (http(s) and a host); the message names the variable and default.
+    return url_setting(env, name, default) or default
 
 
 def _optional(env: Mapping[str, str], name: str) -> str | None:

@@ -11,8 +11,9 @@ the published marts are read back with pyiceberg (no Spark here).
 1. The runs for yesterday's interval publish exactly the sandbox's games of that month.
 2. New games played today appear in the sandbox; the runs for today's interval publish
    them, and nothing is duplicated.
-3. A transform run whose audit fails (a game with an impossible time class) fails its DAG
-   run and leaves the published marts exactly as they were.
+3. A game with an impossible time class reaches bronze (appended with pyiceberg: the ingest
+   path is steps 1 and 2's); the transform's DAG run fails its audit and leaves the
+   published marts exactly as they were.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def sandbox() -> Iterator[tuple[str, object]]:
         yield server.base_url("chesscom"), store
 
 
-def _games_today(store, count: int, kind: str = "valid") -> list[dict]:
+def _games_today(store, count: int) -> list[dict]:
     """New games of PLAYER that ended today (copies of older ones with new ids and times)."""
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     template = next(
@@ -72,9 +73,6 @@ def _games_today(store, count: int, kind: str = "valid") -> list[dict]:
         game["uuid"] = str(uuid.uuid4())
         game["url"] = f"https://www.chess.com/game/live/{9_000_000_000 + int(time.time()) + i}"
         game["end_time"] = int(today.timestamp()) + 60 * (i + 1)
-        if kind == "bad":
-            # Bronze takes it; the marts' accepted_values test on time_class rejects it.
-            game["time_class"] = "hyperbullet"
         games.append(game)
     return games
 
@@ -89,6 +87,31 @@ def _marts_uuids(deployment: dict[str, str]) -> list[str]:
     table = catalog.load_table("marts.fct_chess_games")
     rows = table.scan(row_filter=EqualTo("player", PLAYER), selected_fields=("uuid",))
     return rows.to_arrow().column("uuid").to_pylist()
+
+
+def _append_bad_game(deployment: dict[str, str]) -> str:
+    """A copy of PLAYER's newest bronze game with a new uuid and a time class the marts'
+    accepted_values test rejects (bronze takes it), appended with pyiceberg; its uuid."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyiceberg.expressions import EqualTo
+
+    from spark_jobs.common.catalog import load_pyiceberg_catalog
+    from spark_jobs.settings import load_settings
+
+    table = load_pyiceberg_catalog(load_settings(deployment)).load_table("bronze.chesscom_games")
+    games = table.scan(row_filter=EqualTo("player", PLAYER)).to_arrow()
+    newest = games.take([pc.index(games["end_time"], pc.max(games["end_time"])).as_py()])
+    bad = str(uuid.uuid4())
+    for name, value in {
+        "uuid": bad,
+        "url": f"{newest['url'][0]}-bad",
+        "time_class": "hyperbullet",
+    }.items():
+        column = newest.schema.get_field_index(name)
+        newest = newest.set_column(column, newest.schema.field(column), pa.array([value]))
+    table.append(newest)
+    return bad
 
 
 def _snapshots(deployment: dict[str, str]) -> dict[str, int | None]:
@@ -227,17 +250,18 @@ def run_daily_scenario(
     assert len(published) == len(set(published)), "a game was published twice"
     assert set(published) == expected
 
-    # 3. A game the audit rejects: bronze takes it, the transform's DAG run fails and
-    #    nothing is published.
+    # 3. A game the audit rejects reaches bronze: the transform's DAG run fails and nothing
+    #    is published.
     before_snapshots = _snapshots(deployment)
-    bad = _games_today(store, 1, kind="bad")
-    store.add_games(PLAYER, f"{today:%Y-%m}", bad)
-    # Another manual run of today's interval (logical dates must differ between runs).
+    bad = _append_bad_game(deployment)
+    # Another manual run (logical dates must differ between runs).
     third = today + timedelta(days=1, hours=1)
-    ingest, transform, log = _run_day(airflow_bin, env, third, tmp_path / "run3.log")
-    assert ingest == 0, log[-6000:]
+    with (tmp_path / "run3.log").open("w") as out:
+        transform = _dags_test(airflow_bin, env, "lakehouse_transform", third, out)
+    log = (tmp_path / "run3.log").read_text()
     assert transform != 0, log[-6000:]
     assert "audit FAILED: nothing published" in log
     assert "time_class" in log
     assert _snapshots(deployment) == before_snapshots
+    assert bad not in _marts_uuids(deployment)
     assert set(_marts_uuids(deployment)) == expected

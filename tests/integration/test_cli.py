@@ -143,7 +143,7 @@ def test_demo_then_sql_in_every_format(demo_lakehouse) -> None:
     assert len(nights) >= 55 and len(days) == len(nights)
     assert "Oura second run (incremental)" in out
 
-    # The fixture added a second player (rival_player) after the demo.
+    # The fixture ingested a second player (rival_player) before the demo.
     query = (
         "select player, count(*) as games from lake.bronze.chesscom_games"
         " where player = 'demo_player' group by player"

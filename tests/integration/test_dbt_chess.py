@@ -512,6 +512,53 @@ def test_results_by_clock_and_termination_recomputed(spark, built, expected_fct)
     check_by_termination(spark, expected_fct)
 
 
+def _executed(settings) -> list[tuple[str, str]]:
+    """(resource type, name) of every node the last dbt build ran (its run_results.json)."""
+    results = json.loads((settings.home / "dbt" / "target-local" / "run_results.json").read_text())
+    return [tuple(r["unique_id"].split(".")[0:3:2]) for r in results["results"]]
+
+
+def test_a_rerun_pays_only_for_what_changed(spark, settings, built, expected_fct) -> None:
+    """Nothing moved: no dbt build, no commit. Chess bronze moved: only the marts downstream
+    of chess.com are built and tested, without the unit tests (the project is unchanged)."""
+    every_mart = [r.tableName for r in spark.sql("show tables in lake.marts").collect()]
+    health = sorted(set(every_mart) - set(MARTS))
+    assert health, "the health marts are declared too (built on empty Oura bronze)"
+    before = main_snapshots(spark, every_mart)
+    build_log = settings.home / "dbt" / "target-local" / "run_results.json"
+    stamp = build_log.stat().st_mtime_ns
+
+    lines: list[str] = []
+    report = TransformReport(target="local")
+    assert run_transform(settings, echo=lines.append, dbt_vars=DBT_VARS, report=report) == 0
+    assert report.nothing_to_do and any("nothing to do" in line for line in lines), lines
+    assert main_snapshots(spark, every_mart) == before
+    assert build_log.stat().st_mtime_ns == stamp, "a dbt build ran"
+
+    # Chess bronze moves (one game appended, then deleted: two commits, the same rows).
+    from pyspark.sql import functions as F
+
+    one = spark.table("lake.bronze.chesscom_games").where("player = 'ham_sammy'").limit(1)
+    one.withColumn("uuid", F.lit("rerun-probe")).writeTo("lake.bronze.chesscom_games").append()
+    spark.sql("delete from lake.bronze.chesscom_games where uuid = 'rerun-probe'")
+    lines.clear()
+    assert run_transform(settings, echo=lines.append, dbt_vars=DBT_VARS) == 0, "\n".join(lines)
+    assert any("source:chesscom+" in line for line in lines), lines
+    ran = _executed(settings)
+    assert ("model", "fct_chess_games") in ran
+    assert not [name for kind, name in ran if kind == "model" and name in health]
+    assert not [name for kind, name in ran if kind == "unit_test"]
+    assert any(kind == "test" for kind, _ in ran)
+    after = main_snapshots(spark, every_mart)
+    assert {m: after[m] for m in health} == {m: before[m] for m in health}
+    check_fct(spark, expected_fct)
+
+    # Nothing moved since that publish.
+    report = TransformReport(target="local")
+    assert run_transform(settings, echo=lines.append, dbt_vars=DBT_VARS, report=report) == 0
+    assert report.nothing_to_do, lines
+
+
 def test_failing_audit_leaves_published_marts_untouched(spark, settings, built) -> None:
     """Write-audit-publish: a bad row fails a test, nothing reaches the readers."""
     before = main_snapshots(spark, MARTS)

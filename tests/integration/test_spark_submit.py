@@ -4,12 +4,14 @@ Each test starts a real spark-submit (a JVM of its own) against the API sandbox,
 Spark properties written by `lakehouse spark-conf`, and reads the result back with
 pyiceberg. The Glue test puts AWS Glue's own Python library (`awsglue`, installed by
 `make setup` into .venv/glue-libs) on the path, so the job resolves its arguments with
-`getResolvedOptions` exactly as on Glue, Glue's own parameters included.
+`getResolvedOptions` exactly as on Glue, Glue's own parameters included. The README's
+local spark-submit block runs verbatim, as a user of a fresh clone would (no venv on PATH).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from spark_jobs.sandbox.chesscom import ChessComApp, ChessComStore
-from spark_jobs.sandbox.chesscom_generator import generate_history_until
+from spark_jobs.sandbox.chesscom_generator import generate_history, generate_history_until
 from spark_jobs.sandbox.server import SandboxServer
 from tests.conftest import recent_month
 
@@ -31,12 +33,18 @@ JOB = ROOT / "spark_jobs" / "jobs" / "ingest.py"
 GLUE_LIBS = ROOT / ".venv" / "glue-libs"
 PLAYER = "submit_player"
 NOW = datetime.now(UTC)
+# What README.md's spark-submit example ingests (the sandbox serves them, with a month
+# either side that must stay out of bronze).
+README_PLAYERS = ("hikaru", "magnuscarlsen")
+README_MONTHS = ("2024-01", "2024-02", "2024-03")
 
 
 @pytest.fixture(scope="module")
 def store() -> ChessComStore:
     store = ChessComStore()
     store.add_player(PLAYER, generate_history_until(PLAYER, recent_month(2), NOW))
+    for player in README_PLAYERS:
+        store.add_player(player, generate_history(player, "2023-12", "2024-04"))
     return store
 
 
@@ -93,7 +101,7 @@ def _submit(properties: Path, args: list[str], env: dict[str, str]) -> subproces
     )
 
 
-def _bronze_games(home: Path, month: str) -> set[str]:
+def _bronze_games(home: Path, month: str, player: str = PLAYER) -> set[str]:
     from pyiceberg.expressions import EqualTo
 
     from spark_jobs.common.catalog import load_pyiceberg_catalog
@@ -102,15 +110,15 @@ def _bronze_games(home: Path, month: str) -> set[str]:
     catalog = load_pyiceberg_catalog(load_settings({"LAKEHOUSE_HOME": str(home)}))
     rows = (
         catalog.load_table("bronze.chesscom_games")
-        .scan(row_filter=EqualTo("player", PLAYER), selected_fields=("uuid", "end_time"))
+        .scan(row_filter=EqualTo("player", player), selected_fields=("uuid", "end_time"))
         .to_arrow()
         .to_pylist()
     )
     return {r["uuid"] for r in rows if r["end_time"].strftime("%Y-%m") == month}
 
 
-def _sandbox_games(store: ChessComStore, month: str) -> set[str]:
-    return {g["uuid"] for g in store.games(PLAYER, month)}
+def _sandbox_games(store: ChessComStore, month: str, player: str = PLAYER) -> set[str]:
+    return {g["uuid"] for g in store.games(player, month)}
 
 
 def test_spark_submit_runs_the_job_unchanged(
@@ -159,3 +167,84 @@ def test_bad_arguments_exit_2_naming_the_option(api: str, home: Path, properties
     done = _submit(properties, args, _env(home, api))
     assert done.returncode == 2
     assert "--from" in done.stdout + done.stderr
+
+
+def _readme_local_submit() -> str:
+    """The bash block of README's "spark-submit and AWS Glue" section that runs the venv's
+    own spark-submit (the cluster block uses a Spark distribution's, on a real cluster)."""
+    section = (ROOT / "README.md").read_text().split("\n## spark-submit and AWS Glue\n")[1]
+    section = section.split("\n## ", 1)[0]
+    blocks = re.findall(r"^```bash\n(.*?)^```$", section, flags=re.MULTILINE | re.DOTALL)
+    submit = re.compile(r"^(\w+=\S+ )*\.venv/bin/spark-submit ", re.MULTILINE)
+    local = [block for block in blocks if submit.search(block)]
+    assert len(local) == 1, f"one local spark-submit block in the README section: {blocks}"
+    return local[0]
+
+
+def _properties_of(path: Path) -> dict[str, str]:
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def _fresh_clone_env(home: Path, api: str) -> dict[str, str]:
+    """A user's shell after `make setup`: the system PATH (no venv), nothing of Spark set;
+    only the sandbox's variables and a temporary LAKEHOUSE_HOME added."""
+    venv = (ROOT / ".venv").resolve()
+
+    def in_venv(entry: str) -> bool:
+        path = Path(entry).resolve()
+        return path == venv or venv in path.parents or path == BIN.resolve()
+
+    path = [e for e in os.environ.get("PATH", "").split(os.pathsep) if e and not in_venv(e)]
+    dropped = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "SPARK_HOME")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LAKEHOUSE_", "PYSPARK_")) and k not in dropped
+    }
+    env.update(
+        PATH=os.pathsep.join(path),
+        LAKEHOUSE_HOME=str(home),
+        CHESSCOM_API_BASE=api,
+        CHESSCOM_USER_AGENT="lakehouse-tests/0.1 (tests@example.com)",
+        SPARK_LOCAL_IP="127.0.0.1",
+    )
+    return env
+
+
+def test_readme_spark_submit_runs_as_written(
+    store: ChessComStore, api: str, tmp_path: Path
+) -> None:
+    """README's local block, verbatim, in the repository root, without an activated venv."""
+    block = _readme_local_submit()
+    home = tmp_path / "lakehouse"
+    env = _fresh_clone_env(home, api)
+    conf = ROOT / "lakehouse.conf"  # the block writes it where a user would: the root
+    saved = conf.read_bytes() if conf.exists() else None
+    try:
+        done = subprocess.run(
+            ["bash", "-e", "-c", block],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        written = _properties_of(conf) if conf.exists() else {}
+    finally:
+        if saved is None:
+            conf.unlink(missing_ok=True)
+        else:
+            conf.write_bytes(saved)
+    assert done.returncode == 0, f"rc {done.returncode}\n{block}\n" + (
+        done.stdout[-3000:] + done.stderr[-3000:]
+    )
+    assert "records merged" in done.stdout
+    # The job's Python is the venv's, from the file (a local master: driver and workers).
+    for key in ("spark.pyspark.python", "spark.pyspark.driver.python"):
+        python = Path(written[key])
+        assert python.parent == ROOT / ".venv" / "bin", written[key]
+        assert python.resolve() == Path(sys.executable).resolve()
+    assert not [k for k in written if "password" in k or "secret" in k]
+    for player in README_PLAYERS:
+        for month in README_MONTHS:
+            expected = _sandbox_games(store, month, player)
+            assert expected and _bronze_games(home, month, player) == expected, (player, month)
+        for outside in ("2023-12", "2024-04"):
+            assert not _bronze_games(home, outside, player), (player, outside)

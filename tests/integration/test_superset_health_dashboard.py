@@ -1,8 +1,8 @@
 """The Health dashboard end to end: Oura -> bronze -> dbt marts -> Superset -> Chromium.
 
-The session's demo lakehouse (tests/integration/conftest.py): `lakehouse demo` for one
-person, and a second person's Oura data through `lakehouse sandbox` + `ingest oura` +
-`transform`. tests/browser/check_dashboard.mjs (playwright-core driving Debian's
+The session's demo lakehouse (tests/integration/conftest.py): a first person's Oura data
+through `lakehouse sandbox` + `ingest oura`, then `lakehouse demo` for a second person (its
+one transform builds both). tests/browser/check_dashboard.mjs (playwright-core driving Debian's
 /usr/bin/chromium) opens /superset/dashboard/health/ once per person: the person filter is
 preselected through the dashboard URL (`native_filters=`, Superset's own URL state), so
 every chart query goes through the native filters exactly as after a click in the filter

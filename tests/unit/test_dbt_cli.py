@@ -8,7 +8,16 @@ from click.testing import CliRunner
 
 from spark_jobs.cli import main
 from spark_jobs.settings import load_settings
-from spark_jobs.transform import EXIT_BAD_INPUT, Mart, dbt_env, run_transform, stale_marts
+from spark_jobs.transform import (
+    EXIT_BAD_INPUT,
+    INPUT_PROPERTY_PREFIX,
+    Mart,
+    changed_sources,
+    dbt_code_fingerprint,
+    dbt_env,
+    run_transform,
+    stale_marts,
+)
 
 
 def test_transform_help_explains_write_audit_publish() -> None:
@@ -57,3 +66,20 @@ def test_marts_of_an_older_version_are_the_ones_reloaded() -> None:
         # ranked_best_openings: does not exist yet, its first load reads everything
     }
     assert stale_marts(declared, stored) == ["fct_chess_games"]
+
+
+def test_the_code_fingerprint_follows_the_project_the_adapter_and_the_vars() -> None:
+    base = dbt_code_fingerprint("local", {"chess_timezone": "UTC"})
+    assert base == dbt_code_fingerprint("local", {"chess_timezone": "UTC"})
+    assert base != dbt_code_fingerprint("local", {"chess_timezone": "Europe/Madrid"})
+    assert base != dbt_code_fingerprint("trino", {"chess_timezone": "UTC"})
+
+
+def test_changed_sources_are_those_some_mart_was_not_built_on() -> None:
+    inputs = {"chesscom": "c2", "oura": "o1"}
+    built_on = {INPUT_PROPERTY_PREFIX + "chesscom": "c1", INPUT_PROPERTY_PREFIX + "oura": "o1"}
+    assert changed_sources(inputs, {"fct": built_on, "daily": built_on}) == ["chesscom"]
+    current = {INPUT_PROPERTY_PREFIX + "chesscom": "c2", INPUT_PROPERTY_PREFIX + "oura": "o1"}
+    assert changed_sources(inputs, {"fct": current}) == []
+    # A mart published before inputs were recorded was built on unknown bronze.
+    assert changed_sources(inputs, {"fct": current, "old": {}}) == ["chesscom", "oura"]

@@ -134,6 +134,19 @@ def test_submit_properties_never_hold_secrets(tmp_path: Path) -> None:
     assert text.startswith("# header line\n")
 
 
+def test_submit_properties_name_this_python(tmp_path: Path) -> None:
+    """spark-submit's default is the first `python3` on PATH, which lacks the venv's packages."""
+    local = submit_properties(load_settings({"LAKEHOUSE_HOME": str(tmp_path)}))
+    assert local["spark.pyspark.python"] == sys.executable
+    assert local["spark.pyspark.driver.python"] == sys.executable
+    # A cluster: the driver runs here (client mode); the workers' Python is the cluster's.
+    cluster = submit_properties(
+        load_settings({"LAKEHOUSE_HOME": str(tmp_path), "LAKEHOUSE_SPARK_MASTER": "spark://h:7077"})
+    )
+    assert cluster["spark.pyspark.driver.python"] == sys.executable
+    assert "spark.pyspark.python" not in cluster
+
+
 def test_package_zip_is_importable(tmp_path: Path) -> None:
     """The archive for --py-files / Glue's --extra-py-files holds an importable package."""
     import subprocess

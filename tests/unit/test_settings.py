@@ -23,7 +23,7 @@ def test_embedded_default(tmp_path: Path) -> None:
     props = pyiceberg_properties(s)
     assert props == {
         "type": "sql",
-        "uri": f"sqlite:///{tmp_path / 'catalog.db'}",
+        "uri": f"sqlite:///{tmp_path / 'catalog.db'}?timeout=60",
         "warehouse": (tmp_path / "warehouse").as_uri(),
     }
     jars = spark_jars(s)
