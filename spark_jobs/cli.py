@@ -24,11 +24,12 @@ from typing import Any
 
 import click
 
+from spark_jobs.common.lock import EXIT_LOCKED
+
 log = logging.getLogger("lakehouse")
 
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
-EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds a lakehouse lock; rerun (or --wait)
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -470,33 +471,39 @@ def spark_conf(output: str | None) -> None:
 
 
 @main.command()
-def status() -> None:
-    """Show what has been ingested: each source's runs per account, and its bronze tables."""
-    from spark_jobs.sources import all_sources
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
+def status(sources: Sequence[str]) -> None:
+    """Show the latest transform runs, each source's runs per account, and what its
+    bronze holds per account.
 
+    \b
+    Transform: how each of the latest runs ended (published, unchanged, failed,
+    interrupted, or `publish cut short`: killed between two marts' publishes; the next
+    `lakehouse transform` completes it first).
+    \b
+    Runs: how many, how the last one ended (success, failed, interrupted, or running),
+    when it started, the last success. A run whose process is gone (kill -9, a lost
+    machine) shows as interrupted; rerunning the ingest resumes it and closes it in the
+    log. Bronze: months and games per chess.com player, days and documents per Oura
+    account. Accounts with data but no logged run get the command that logs one.
+
+    \b
+    Examples:
+      lakehouse status
+      lakehouse status chesscom
+    """
+    from spark_jobs.common.errors import ConfigError
+    from spark_jobs.sources import all_sources, get_source
+    from spark_jobs.status import as_text, lakehouse_status, transform_rows
+
+    try:
+        chosen = [get_source(s) for s in sources] if sources else all_sources()
+    except ConfigError as exc:
+        _fail(str(exc))
     settings = _settings()
     spark = _spark(settings, "lakehouse-status")
-    if not spark.catalog.tableExists("lake.raw.ingest_runs"):
-        click.echo("nothing ingested yet: run `lakehouse ingest <source>` (see --help)")
-        return
-    df = spark.sql(
-        """
-        select r.source, r.account,
-               max(case when r.status = 'success' then r.finished_at end) as last_success,
-               max(r.finished_at) as last_run,
-               max_by(r.status, r.finished_at) as last_status
-        from lake.raw.ingest_runs r group by r.source, r.account order by 1, 2
-        """
-    )
-    click.echo(format_rows(df.columns, df.collect(), "table"))
-    rows = []
-    for src in all_sources():
-        for table in src.tables():
-            if spark.catalog.tableExists(table.identifier):
-                n = spark.table(table.identifier).count()
-                rows.append((src.name, table.identifier, n))
-    if rows:
-        click.echo(format_rows(["source", "bronze table", "rows"], rows, "table"))
+    transforms = [] if sources else transform_rows(spark)
+    click.echo(as_text(lakehouse_status(spark, chosen), format_rows, transforms), nl=False)
 
 
 # ---------------------------------------------------------------------------- stack

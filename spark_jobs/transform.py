@@ -56,6 +56,7 @@ meaning needs no manual step.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -89,6 +90,8 @@ class TransformReport:
     """mart -> (main snapshot before, main snapshot after)."""
     nothing_to_do: bool = False
     """No bronze table moved and the dbt project is the same: no dbt build ran."""
+    completed: list[str] = field(default_factory=list)
+    """Earlier runs whose publish was cut short and that this run completed first."""
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
@@ -224,7 +227,8 @@ def _built_models(result: Any) -> set[str]:
     return built
 
 
-def _snapshot(spark, table: str, ref: str) -> int | None:
+def ref_snapshot(spark, table: str, ref: str) -> int | None:
+    """The snapshot id a branch or tag of `table` points at (None: no such ref)."""
     rows = spark.sql(f"select snapshot_id from {table}.refs where name = '{ref}'").collect()
     return rows[0].snapshot_id if rows else None
 
@@ -234,7 +238,7 @@ def main_snapshots(spark, marts: Sequence[str]) -> dict[str, int | None]:
     out = {}
     for name in marts:
         table = f"{CATALOG_NAME}.{MARTS_SCHEMA}.{name}"
-        out[name] = _snapshot(spark, table, "main") if spark.catalog.tableExists(table) else None
+        out[name] = ref_snapshot(spark, table, "main") if spark.catalog.tableExists(table) else None
     return out
 
 
@@ -335,14 +339,14 @@ def _prepare_branches(spark, marts: Sequence[str]) -> None:
 def _publish(spark, marts: Sequence[str], report: TransformReport, echo) -> None:
     for name in marts:
         table = f"{CATALOG_NAME}.{MARTS_SCHEMA}.{name}"
-        before = _snapshot(spark, table, "main")
-        audited = _snapshot(spark, table, AUDIT_BRANCH)
+        before = ref_snapshot(spark, table, "main")
+        audited = ref_snapshot(spark, table, AUDIT_BRANCH)
         if audited is not None and audited != before:
             spark.sql(
                 f"call {CATALOG_NAME}.system.fast_forward("
                 f"'{MARTS_SCHEMA}.{name}', 'main', '{AUDIT_BRANCH}')"
             )
-        report.published[name] = (before, _snapshot(spark, table, "main"))
+        report.published[name] = (before, ref_snapshot(spark, table, "main"))
         changed = "published" if report.published[name][1] != before else "unchanged"
         echo(f"  {MARTS_SCHEMA}.{name}: {changed} (snapshot {report.published[name][1]})")
 
@@ -504,6 +508,36 @@ def _run_local(
     spark = build_spark(settings, app_name="lakehouse-transform")
     if not _ensure_bronze(spark, echo):
         return EXIT_BAD_INPUT
+    from spark_jobs.transform_log import complete_cut_short, start_run
+
+    run = start_run(spark, "local")
+    report.completed = complete_cut_short(spark, run.run_id, echo, _set_properties)
+    try:
+        code = _build_and_publish(
+            spark, run, settings, select, full_refresh, dbt_vars, echo, report
+        )
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt | SystemExit) else "failed"
+        # The catalog may be what failed: then the next run closes the row.
+        with contextlib.suppress(Exception):
+            run.advance(spark, status, note=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+    if run.status == "running":  # a step failed before the audit (empty builds, say)
+        run.advance(spark, "failed", note="; ".join(report.failures)[:2000] or None)
+    return code
+
+
+def _build_and_publish(
+    spark,
+    run,
+    settings: Settings,
+    select: str | None,
+    full_refresh: bool,
+    dbt_vars: dict[str, Any],
+    echo: Callable[[str], None],
+    report: TransformReport,
+) -> int:
+    """The local run proper, its steps written into the run log (`run`)."""
     declared = declared_marts(settings, "local")
     names = [m.name for m in declared]
     missing = [m for m in names if main_snapshots(spark, [m])[m] is None]
@@ -534,6 +568,9 @@ def _run_local(
                 "the dbt project is the same (--full-refresh rebuilds anyway)"
             )
             report.ok, report.nothing_to_do = True, True
+            run.advance(spark, "unchanged")
+            if report.completed:  # the cut-short run never re-pinned the dashboards
+                _refresh_serving(settings, echo)
             return EXIT_OK
         select = " ".join(f"source:{name}+" for name in changed)
         unit_tests = False
@@ -571,9 +608,8 @@ def _run_local(
         for line in report.failures:
             echo(f"  {line}")
         echo(f"inspect: select * from lake.marts.<mart> version as of '{AUDIT_BRANCH}'")
+        run.advance(spark, "failed", note="; ".join(report.failures)[:2000])
         return EXIT_FAILED
-    echo("audit passed; publish (fast-forward main to the audited snapshot):")
-    _publish(spark, names, report, echo)
     built = _built_models(result)
     updates = {m: v for m, v in _watermark_updates(watermarks).items() if m in names}
     for mart in declared:
@@ -586,9 +622,17 @@ def _run_local(
         record.update({INPUT_PROPERTY_PREFIX + src: d for src, d in inputs.items()})
         if given_select is None:
             record[CODE_PROPERTY] = code
+    echo("audit passed; publish (fast-forward main to the audited snapshot):")
+    # The plan first: a publish cut short from here on is completed by the next run.
+    marts = {n: f"{CATALOG_NAME}.{MARTS_SCHEMA}.{n}" for n in names}
+    audited = {n: ref_snapshot(spark, table, AUDIT_BRANCH) for n, table in marts.items()}
+    plan = {"snapshots": audited, "properties": updates}
+    run.advance(spark, "publishing", plan=json.dumps(plan))
+    _publish(spark, names, report, echo)
     _set_properties(spark, updates)
     report.ok = True
     _refresh_serving(settings, echo)
+    run.advance(spark, "published")
     return EXIT_OK
 
 
@@ -796,7 +840,8 @@ def run_transform(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m spark_jobs.transform [--print-env]`."""
+    """`python -m spark_jobs.transform [--print-env] [--wait]` (exit 75: another run holds
+    the transform lock and --wait was not given)."""
     from spark_jobs.settings import load_settings
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -806,7 +851,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"export {key}={json.dumps(value)}")
         print(f"export DBT_PROFILES_DIR={DBT_PROJECT_DIR}")
         return EXIT_OK
-    return run_transform(settings)
+    from spark_jobs.common.lock import EXIT_LOCKED, LockHeld
+
+    try:
+        return run_transform(settings, wait="--wait" in args)
+    except LockHeld as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -237,6 +237,8 @@ def transform_audit_publish(cfg: PipelineConfig) -> XComArg:
     )
     def transform_command() -> str:
         # Exit 1 = a dbt test failed and nothing was published: the task fails on purpose.
-        return f'exec "{cfg.lakehouse}" transform --target {cfg.dbt_target}\n'
+        # --wait: a transform started by hand holds the lakehouse lock; queue behind it
+        # (up to an hour) rather than fail with exit 75.
+        return f'exec "{cfg.lakehouse}" transform --target {cfg.dbt_target} --wait\n'
 
     return transform_command()

@@ -94,6 +94,20 @@ class ChessComSource(Source):
         n = rebuild_bronze(spark, accounts or None)
         return f"rebuilt {GAMES_TABLE.identifier} from raw: {n} games merged"
 
+    def coverage(self, spark) -> tuple[list[str], list[tuple]]:
+        from spark_jobs.chesscom.ingest import GAMES_TABLE
+
+        if not spark.catalog.tableExists(GAMES_TABLE.identifier):
+            return ["player"], []
+        df = spark.sql(
+            f"""
+            select player, count(distinct archive_month) as months, count(*) as games,
+                   min(archive_month) as first_month, max(archive_month) as last_month
+            from {GAMES_TABLE.identifier} group by player order by player
+            """
+        )
+        return df.columns, [tuple(r) for r in df.collect()]
+
     def summary(self, spark, account: str, layer: str) -> list[str]:
         if layer == "bronze":
             rows = spark.sql(

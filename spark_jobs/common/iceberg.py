@@ -56,7 +56,8 @@ def _column_ddl(schema: StructType) -> str:
 
 
 def ensure_table(spark: SparkSession, spec: TableSpec) -> None:
-    """Create the namespace and table if missing; add columns new to the spec."""
+    """Create the namespace and table if missing; add columns new to the spec and relax
+    columns it made nullable."""
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {CATALOG_NAME}.{spec.namespace}")
     if not spark.catalog.tableExists(spec.identifier):
         props = {**DEFAULT_PROPERTIES, **spec.properties}
@@ -68,12 +69,15 @@ def ensure_table(spark: SparkSession, spec: TableSpec) -> None:
             f" USING iceberg {partition} COMMENT '{comment}' TBLPROPERTIES ({tblprops})"
         )
         return
-    existing = {f.name for f in spark.table(spec.identifier).schema.fields}
+    existing = {f.name: f for f in spark.table(spec.identifier).schema.fields}
     for f in spec.schema.fields:
         if f.name not in existing:
             spark.sql(
                 f"ALTER TABLE {spec.identifier} ADD COLUMN `{f.name}` {f.dataType.simpleString()}"
             )
+        elif f.nullable and not existing[f.name].nullable:
+            # A column the spec relaxed (required -> optional): a metadata-only change.
+            spark.sql(f"ALTER TABLE {spec.identifier} ALTER COLUMN `{f.name}` DROP NOT NULL")
 
 
 def conform(df: DataFrame, schema: StructType) -> DataFrame:

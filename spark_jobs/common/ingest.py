@@ -13,7 +13,8 @@ other process ingests that account or rebuilds the source meanwhile):
 5. **parse + MERGE** (the source): the run's complete periods into bronze, one commit per
    table, on natural keys; a re-read period is mirrored (rows that vanished are deleted);
 6. **state**: only then the periods' validators and finality go to `lake.raw.ingest_state`;
-7. **run log**: one row per (run, account) in `lake.raw.ingest_runs`.
+7. **run log**: one row per (run, account) in `lake.raw.ingest_runs`, written `running`
+   before the account's first request and completed when it ends (spark_jobs/common/state.py).
 
 A crash anywhere leaves raw rows (never lost), bronze unchanged or fully merged, and state
 behind bronze; the rerun re-fetches what is missing and MERGE makes it idempotent.
@@ -29,7 +30,7 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -51,6 +52,7 @@ from spark_jobs.common.state import (
     STATE_TABLE,
     PeriodState,
     RunRecord,
+    close_interrupted,
     ensure_state_tables,
     record_run,
     save_state,
@@ -362,28 +364,60 @@ def run_ingest(
         for account in dict.fromkeys(accounts):
             # One account's lock at a time: a long multi-account run never holds the others.
             with locked(account_lock(decl.source, account)):
-                before = client.stats.as_dict()
-                result = ingest_account(
-                    spark, decl, client, account, run_id=run_id, now=started, progress=progress
+                result = _logged_account(
+                    spark, decl, client, account, run_id, started, arguments, progress
                 )
-                after = client.stats.as_dict()
                 report.results.append(result)
-                record_run(
-                    spark,
-                    [
-                        RunRecord(
-                            run_id, decl.source, account, started, datetime.now(UTC),
-                            "success" if result.ok else "failed", arguments,
-                            after["requests"] - before["requests"],
-                            after["not_modified"] - before["not_modified"],
-                            after["bytes_received"] - before["bytes_received"],
-                            result.responses_kept, result.rows_merged,
-                            "\n".join(result.errors) or None,
-                        )
-                    ],
-                )  # fmt: skip
     stats = client.stats.as_dict()
     report.requests = stats["requests"]
     report.not_modified = stats["not_modified"]
     report.bytes_received = stats["bytes_received"]
     return report
+
+
+def _logged_account(
+    spark: SparkSession,
+    decl: SourceIngest,
+    client: HttpClient,
+    account: str,
+    run_id: str,
+    started: datetime,
+    arguments: str,
+    progress: Callable[[str], None],
+) -> AccountResult:
+    """One account's run between its two run-log rows: `running` first, then how it ended
+    (a crash that Python sees is logged too; a kill -9 is closed by the next run)."""
+    closed = close_interrupted(spark, decl.source, account, raw_table(decl.source).identifier)
+    if closed:
+        progress(f"{account}: closed {closed} interrupted earlier run(s) in the run log")
+    start = RunRecord(run_id, decl.source, account, started, None, "running", arguments)
+    record_run(spark, [start])
+    before = client.stats.as_dict()
+
+    def end(status: str, result: AccountResult | None, error: str | None) -> None:
+        after = client.stats.as_dict()
+        cost = {k: after[k] - before[k] for k in ("requests", "not_modified", "bytes_received")}
+        record_run(
+            spark,
+            [
+                replace(
+                    start, finished_at=datetime.now(UTC), status=status, **cost,
+                    responses_kept=result.responses_kept if result else 0,
+                    rows_merged=result.rows_merged if result else 0, error=error,
+                )
+            ],
+        )  # fmt: skip
+
+    try:
+        result = ingest_account(
+            spark, decl, client, account, run_id=run_id, now=started, progress=progress
+        )
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt | SystemExit) else "failed"
+        try:
+            end(status, None, f"{status}: {type(exc).__name__}: {exc}"[:2000])
+        except Exception:  # the catalog itself may be what failed: the next run closes the row
+            log.warning("could not log the end of run %s for %s", run_id, account)
+        raise
+    end("success" if result.ok else "failed", result, "\n".join(result.errors) or None)
+    return result

@@ -50,6 +50,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+EXIT_LOCKED = 75
+"""Exit code of every entrypoint (CLI, jobs, `python -m spark_jobs.transform`) that met a
+held lock without --wait: EX_TEMPFAIL, distinct from a failed run (1) and bad input (2)."""
 DEFAULT_WAIT_TIMEOUT = 3600.0
 """Seconds `--wait` waits for a lock by default."""
 PROGRESS_EVERY = 30.0

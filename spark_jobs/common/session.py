@@ -91,6 +91,10 @@ def submit_properties(settings: Settings) -> dict[str, str]:
         props["spark.jars.packages"] = ",".join(settings.spark_packages)
     props.update(_base_conf(settings))
     props.update(spark_catalog_conf(settings))
+    # Whether the SQLite catalog's tables exist is decided by the job when it starts (it
+    # adds the key then): a file written now must not carry today's answer into a run on
+    # a catalog created afresh later.
+    props = {k: v for k, v in props.items() if not k.endswith(".jdbc.init-catalog-tables")}
     return {k: v for k, v in props.items() if not any(m in k for m in _SECRET_MARKERS)}
 
 

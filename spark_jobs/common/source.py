@@ -168,6 +168,18 @@ class Source(ABC):
         the demo; none by default."""
         return []
 
+    def coverage(self, spark: SparkSession) -> tuple[list[str], list[tuple]]:
+        """What bronze holds per account, for `lakehouse status`: column names (the first
+        is the account) and one row per account. By default, rows per bronze table."""
+        columns = ["account", "bronze table", "rows"]
+        rows: list[tuple] = []
+        for table in self.tables():
+            if spark.catalog.tableExists(table.identifier):
+                account = table.schema.fieldNames()[0]
+                for r in spark.table(table.identifier).groupBy(account).count().collect():
+                    rows.append((r[0], table.identifier, r["count"]))
+        return columns, sorted(rows)
+
     def describe_result(self, result: Any) -> str:
         """One line per account for the CLI's report."""
         status = "ok" if result.ok else "FAILED"

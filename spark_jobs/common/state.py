@@ -3,8 +3,13 @@
 - `lake.raw.ingest_state`: one row per (source, account, resource, period) with the
   validators (ETag, Last-Modified) of the last response whose rows reached bronze, when it
   was checked, and whether the period is final (a finished chess.com month, say).
-- `lake.raw.ingest_runs`: one row per (run, account): what was asked, what it cost, how it
-  ended. "Last successful run per player" is a query on it.
+- `lake.raw.ingest_runs`: one row per (run, account), written when the account's run
+  starts (status `running`, with its pid and host) and updated when it ends (`success`,
+  `failed`, or `interrupted` for Ctrl-C/SIGTERM): what was asked, what it cost, how it
+  ended. A run killed outright stays `running`; the next run of that account (which holds
+  the account's lock, so the old process is gone) marks it `interrupted` with what it had
+  committed, and `lakehouse status` shows it so at once when its process is gone.
+  "Last successful run per player" is a query on it.
 
 State is written only after the bronze MERGE commits, so a run killed halfway leaves
 state pointing at the last data that is really in bronze, and the rerun redoes the rest.
@@ -12,8 +17,10 @@ state pointing at the last data that is really in bronze, and the rerun redoes t
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pyspark.sql import SparkSession
@@ -28,7 +35,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from spark_jobs.common.iceberg import TableSpec, append, ensure_table, merge
+from spark_jobs.common.iceberg import TableSpec, ensure_table, merge
 
 STATE_SCHEMA = StructType(
     [
@@ -53,8 +60,9 @@ RUNS_SCHEMA = StructType(
         StructField("source", StringType(), False),
         StructField("account", StringType(), False),
         StructField("started_at", TimestampType(), False),
-        StructField("finished_at", TimestampType(), False),
-        StructField("status", StringType(), False),  # success | failed
+        StructField("finished_at", TimestampType(), True),  # null while running
+        # running | success | failed | interrupted
+        StructField("status", StringType(), False),
         StructField("arguments", StringType(), True),
         StructField("requests", IntegerType(), True),
         StructField("not_modified", IntegerType(), True),
@@ -62,6 +70,8 @@ RUNS_SCHEMA = StructType(
         StructField("responses_kept", IntegerType(), True),
         StructField("rows_merged", LongType(), True),
         StructField("error", StringType(), True),
+        StructField("pid", IntegerType(), True),
+        StructField("host", StringType(), True),
     ]
 )
 
@@ -77,6 +87,7 @@ RUNS_TABLE = TableSpec(
     name="ingest_runs",
     schema=RUNS_SCHEMA,
     partition_by=("source",),
+    keys=("run_id", "account"),
     comment="One row per ingestion run and account: arguments, cost, outcome",
 )
 
@@ -121,15 +132,17 @@ class RunRecord:
     source: str
     account: str
     started_at: datetime
-    finished_at: datetime
+    finished_at: datetime | None
     status: str
     arguments: str
-    requests: int
-    not_modified: int
-    bytes_received: int
-    responses_kept: int
-    rows_merged: int
-    error: str | None
+    requests: int = 0
+    not_modified: int = 0
+    bytes_received: int = 0
+    responses_kept: int = 0
+    rows_merged: int = 0
+    error: str | None = None
+    pid: int = field(default_factory=os.getpid)
+    host: str = field(default_factory=socket.gethostname)
 
     def as_row(self) -> tuple:
         return (
@@ -137,7 +150,7 @@ class RunRecord:
             self.source,
             self.account,
             self.started_at.replace(tzinfo=None),
-            self.finished_at.replace(tzinfo=None),
+            self.finished_at.replace(tzinfo=None) if self.finished_at else None,
             self.status,
             self.arguments,
             self.requests,
@@ -146,6 +159,8 @@ class RunRecord:
             self.responses_kept,
             self.rows_merged,
             self.error,
+            self.pid,
+            self.host,
         )
 
 
@@ -179,6 +194,78 @@ def save_state(spark: SparkSession, states: Sequence[PeriodState]) -> None:
 
 
 def record_run(spark: SparkSession, runs: Sequence[RunRecord]) -> None:
-    """Append run records in one commit."""
+    """Write run records (a start row, or its end replacing it) in one commit."""
     if runs:
-        append(spark.createDataFrame([r.as_row() for r in runs], RUNS_SCHEMA), RUNS_TABLE)
+        merge(spark, spark.createDataFrame([r.as_row() for r in runs], RUNS_SCHEMA), RUNS_TABLE)
+
+
+def process_gone(pid: int | None, host: str | None) -> bool:
+    """Whether a `running` row's process has certainly ended (known only on its own host)."""
+    if pid is None or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def close_interrupted(spark: SparkSession, source: str, account: str, raw_table: str) -> int:
+    """Mark the account's runs still `running` as `interrupted`, with what they committed.
+
+    Call it holding the account's lock: no live run of the account can exist then, so a
+    `running` row is a run that was killed (kill -9, a lost machine) before it could say so.
+    Returns how many runs it marked.
+    """
+    stale = (
+        spark.table(RUNS_TABLE.identifier)
+        .where(
+            (F.col("source") == source)
+            & (F.col("account") == account)
+            & (F.col("status") == "running")
+        )
+        .collect()
+    )
+    if not stale:
+        return 0
+    ids = [r.run_id for r in stale]
+    kept = dict(
+        spark.table(raw_table)
+        .where(F.col("run_id").isin(ids) & (F.col("account") == account))
+        .groupBy("run_id")
+        .count()
+        .collect()
+    )
+    saved = dict(
+        spark.table(STATE_TABLE.identifier)
+        .where(F.col("run_id").isin(ids) & (F.col("source") == source))
+        .where(F.col("account") == account)
+        .groupBy("run_id")
+        .count()
+        .collect()
+    )
+    records = []
+    for r in stale:
+        responses, periods = kept.get(r.run_id, 0), saved.get(r.run_id, 0)
+        note = (
+            f"interrupted: process {r.pid} on {r.host} ended before the run finished; it had "
+            f"kept {responses} responses in raw and saved the state of {periods} periods "
+            "(bronze holds what those periods merged); the next run redid the rest"
+        )
+        row = r.asDict()
+        records.append(
+            RunRecord(
+                **{
+                    **row,
+                    "status": "interrupted",
+                    "responses_kept": responses,
+                    "error": note,
+                    "pid": r.pid,
+                    "host": r.host,
+                }
+            )
+        )
+    record_run(spark, records)
+    return len(records)

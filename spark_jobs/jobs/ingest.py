@@ -20,9 +20,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+from spark_jobs.common.lock import EXIT_LOCKED
 from spark_jobs.jobs.args import parse_job_args
 
-EXIT_LOCKED = 75  # EX_TEMPFAIL, as the CLI: another run holds a lakehouse lock
 log = logging.getLogger(__name__)
 
 

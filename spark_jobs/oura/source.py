@@ -146,6 +146,27 @@ class OuraSource(Source):
 
         return max(f"{since}-01", (now - timedelta(days=DEMO_DAYS)).date().isoformat())
 
+    def coverage(self, spark) -> tuple[list[str], list[tuple]]:
+        from spark_jobs.oura.client import ENDPOINTS
+        from spark_jobs.oura.schemas import TABLES
+
+        parts = [
+            f"select account, to_date({ENDPOINTS[name].day_field}) as day, 1 as n "
+            f"from {spec.identifier}"
+            for name, spec in TABLES.items()
+            if ENDPOINTS[name].day_field and spark.catalog.tableExists(spec.identifier)
+        ]
+        if not parts:
+            return ["account"], []
+        df = spark.sql(
+            f"""
+            select account, count(distinct day) as days, sum(n) as documents,
+                   min(day) as first_day, max(day) as last_day
+            from ({" union all ".join(parts)}) group by account order by account
+            """
+        )
+        return df.columns, [tuple(r) for r in df.collect()]
+
     def summary(self, spark, account: str, layer: str) -> list[str]:
         if layer == "bronze":
             from spark_jobs.oura.schemas import TABLES

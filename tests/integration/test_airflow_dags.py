@@ -165,7 +165,7 @@ def test_transform_runs_after_any_source_updated(default_bag: dict[str, Any]) ->
     transform = tasks["transform_audit_publish"]
     assert "nothing is published" in transform["doc_md"]
     lakehouse = ROOT / ".venv" / "bin" / "lakehouse"
-    assert transform["command"].strip() == f'exec "{lakehouse}" transform --target local'
+    assert transform["command"].strip() == f'exec "{lakehouse}" transform --target local --wait'
     assert transform["cwd"] == str(ROOT)  # the CLI reads ./.env from the project root
 
 

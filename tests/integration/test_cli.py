@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -119,6 +120,15 @@ def test_killed_run_keeps_raw_and_the_rerun_completes(tmp_path: Path, chess_serv
     assert len(raw) >= 12  # the archives list and the first 11 months survived the kill
     assert _rows(tmp_path, "bronze.chesscom_games", player) == []  # no partial rows
     assert _rows(tmp_path, "raw.ingest_state", player) == []  # state never ran ahead
+    # The run log knew of the run from its start; its process is gone, so status says so.
+    (killed,) = _rows(tmp_path, "raw.ingest_runs", player)
+    assert killed["status"] == "running" and killed["pid"] == proc.pid
+    status = _run(["status", "chesscom"], env, tmp_path)
+    assert status.returncode == 0, status.stderr
+    ((_, runs, last, *_, note),) = _table_rows(status.stdout, player, columns=6)
+    assert (runs, last) == ("1", "interrupted"), status.stdout
+    assert f"process {proc.pid} ended" in note
+    assert f"lakehouse ingest chesscom --player {player}" in note
 
     server.faults.clear()
     rerun = _run(["ingest", "chesscom", "--player", player], env, tmp_path)
@@ -126,6 +136,106 @@ def test_killed_run_keeps_raw_and_the_rerun_completes(tmp_path: Path, chess_serv
     bronze = _rows(tmp_path, "bronze.chesscom_games", player)
     assert len(bronze) == len(expected) and {r["uuid"] for r in bronze} == expected
     assert len(_rows(tmp_path, "raw.ingest_state", player)) == len(store.months(player))
+    # The rerun closed the killed run with what it had kept, then logged its own success.
+    runs = {r["run_id"]: r for r in _rows(tmp_path, "raw.ingest_runs", player)}
+    closed = runs.pop(killed["run_id"])
+    assert closed["status"] == "interrupted" and closed["responses_kept"] == len(raw)
+    assert f"kept {len(raw)} responses in raw" in closed["error"]
+    ((_, done),) = runs.items()
+    assert done["status"] == "success" and done["finished_at"] is not None
+    status = _run(["status", "chesscom"], env, tmp_path).stdout
+    ((_, runs, last, *_),) = _table_rows(status, player, columns=6)
+    assert (runs, last) == ("2", "success"), status
+    months = store.months(player)  # bronze per player: months, games, first and last month
+    coverage = [player, str(len(months)), str(len(expected)), months[0], months[-1]]
+    assert _table_rows(status, player, columns=5) == [coverage], status
+
+
+def _section(text: str, source: str) -> str:
+    """One source's part of `lakehouse status` (from its `== Title (name)` line)."""
+    (part,) = [p for p in text.split("== ")[1:] if p.split("\n", 1)[0].endswith(f"({source})")]
+    return part
+
+
+def _table_rows(text: str, account: str, columns: int) -> list[list[str]]:
+    """The rows of `account` in the tables of width `columns` that `lakehouse` printed."""
+    rows = [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in text.splitlines()
+        if line.startswith("| ")
+    ]
+    return [r for r in rows if len(r) == columns and r[0] == account]
+
+
+def _all_rows(home: Path, table: str) -> list[dict]:
+    catalog = load_pyiceberg_catalog(load_settings({"LAKEHOUSE_HOME": str(home)}))
+    return catalog.load_table(table).scan().to_arrow().to_pylist()
+
+
+def _main_snapshots(home: Path, marts: list[str]) -> dict[str, int | None]:
+    catalog = load_pyiceberg_catalog(load_settings({"LAKEHOUSE_HOME": str(home)}))
+    snapshots = {}
+    for mart in marts:
+        current = catalog.load_table(f"marts.{mart}").current_snapshot()
+        snapshots[mart] = current.snapshot_id if current else None
+    return snapshots
+
+
+@pytest.mark.timeout(1200)
+def test_a_publish_killed_midway_is_completed_by_the_next_transform(
+    tmp_path: Path, chess_server
+) -> None:
+    server, store = chess_server
+    player = "publish_pia"
+    store.add_player(player, generate_history(player, "2023-01", "2023-03", seed=31))
+    env = _env(tmp_path, CHESSCOM_USER_AGENT=UA, CHESSCOM_API_BASE=server.base_url("chesscom"))
+    ingest = _run(["ingest", "chesscom", "--player", player], env, tmp_path)
+    assert ingest.returncode == 0, ingest.stderr
+    proc = subprocess.Popen(
+        [LAKEHOUSE, "transform"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    seen = []
+    for line in proc.stdout:  # kill -9 right after the first mart reached main
+        seen.append(line)
+        if re.match(r"\s+marts\.\w+: published", line):
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+
+    (killed,) = _all_rows(tmp_path, "raw.transform_runs")
+    assert killed["status"] == "publishing" and killed["pid"] == proc.pid
+    audited = json.loads(killed["plan"])["snapshots"]
+    before = _main_snapshots(tmp_path, list(audited))
+    published = [m for m in audited if before[m] == audited[m]]
+    assert published, before  # at least the mart whose line we saw
+    print(f"killed after {len(published)} of {len(audited)} marts were published")
+    status = _run(["status"], env, tmp_path)
+    assert status.returncode == 0, status.stderr
+    ((_, state, _, _, note),) = _table_rows(status.stdout, killed["run_id"], columns=5)
+    assert state == "publish cut short" and "completes the publish" in note, status.stdout
+
+    rerun = _run(["transform"], env, tmp_path, timeout=900)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert f"completed the publish of run {killed['run_id']}, cut short" in rerun.stdout
+    # Completed as the killed run would have finished it: nothing left to build.
+    assert "nothing to do" in rerun.stdout, rerun.stdout
+    assert _main_snapshots(tmp_path, list(audited)) == audited
+    runs = {r["run_id"]: r for r in _all_rows(tmp_path, "raw.transform_runs")}
+    closed = runs.pop(killed["run_id"])
+    assert closed["status"] == "published" and "publish cut short" in closed["note"]
+    assert [r["status"] for r in runs.values()] == ["unchanged"]
+    # The dashboards' serving file is pinned to the completed publish, mart by mart.
+    import duckdb
+
+    serving = tmp_path / "serving" / "lakehouse.duckdb"
+    with duckdb.connect(str(serving), read_only=True) as con:
+        views = dict(con.sql("select view_name, sql from duckdb_views()").fetchall())
+    pinned = {m: s for m, s in audited.items() if s is not None}  # None: empty, never built
+    assert pinned
+    for mart, snapshot in pinned.items():
+        assert re.search(rf"snapshot_from_id (=>|:=) {snapshot}\b", views[mart]), views[mart]
 
 
 @pytest.mark.timeout(1800)
@@ -155,3 +265,15 @@ def test_demo_then_sql_in_every_format(demo_lakehouse) -> None:
     assert as_csv.stdout.splitlines() == ["player,games", f"demo_player,{games}"]
     bad = _run(["sql", "select * from lake.bronze.no_such_table"], env, home)
     assert bad.returncode == 2 and "query failed" in bad.stderr
+
+    # status: every source's runs and bronze per account.
+    status = _run(["status"], env, home)
+    assert status.returncode == 0, status.stderr
+    chess, oura = _section(status.stdout, "chesscom"), _section(status.stdout, "oura")
+    for player in ("demo_player", "rival_player"):
+        ((_, runs, last, *_),) = _table_rows(chess, player, columns=6)
+        assert int(runs) >= 1 and last == "success", status.stdout
+    ((_, _, chess_games, *_),) = _table_rows(chess, "demo_player", columns=5)
+    assert int(chess_games) == games
+    ((_, days, *_),) = _table_rows(oura, "demo_player", columns=5)
+    assert int(days) >= len(nights)

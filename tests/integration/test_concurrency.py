@@ -176,9 +176,10 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("args", "scope"),
     [
-        (["ingest", "chesscom", "--player", "rita"], "chesscom/rita"),
-        (["rebuild", "chesscom"], "chesscom"),
-        (["transform"], "transform"),
+        ([LAKEHOUSE, "ingest", "chesscom", "--player", "rita"], "chesscom/rita"),
+        ([LAKEHOUSE, "rebuild", "chesscom"], "chesscom"),
+        ([LAKEHOUSE, "transform"], "transform"),
+        ([sys.executable, "-m", "spark_jobs.transform"], "transform"),
     ],
 )
 def test_cli_exits_75_before_spark_starts(
@@ -187,7 +188,7 @@ def test_cli_exits_75_before_spark_starts(
     proc = holder(tmp_path, "transform" if scope == "transform" else "rita")
     start = time.monotonic()
     out = subprocess.run(
-        [LAKEHOUSE, *args], env=_env(tmp_path, CHESSCOM_USER_AGENT=UA), cwd=tmp_path,
+        args, env=_env(tmp_path, CHESSCOM_USER_AGENT=UA), cwd=tmp_path,
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert out.returncode == 75, out.stderr
