@@ -40,6 +40,9 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     # py4j and urllib3 chatter is never useful at INFO.
     for noisy in ("py4j", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from spark_jobs.common.progress import TouchHandler
+
+    logging.getLogger().addHandler(TouchHandler())  # heartbeats count printed log lines
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
@@ -67,11 +70,15 @@ def _settings():
 
 
 def _spark(settings, app: str):
+    from spark_jobs.common.catalog import check_catalog_reachable
+    from spark_jobs.common.progress import heartbeat
     from spark_jobs.common.session import build_spark
     from spark_jobs.settings import SettingsError
 
     try:
-        return build_spark(settings, app_name=app)
+        check_catalog_reachable(settings)  # before "starting Spark": it would not start
+        with heartbeat(f"starting Spark ({settings.spark_master})", log.info):
+            return build_spark(settings, app_name=app)
     except SettingsError as exc:
         _fail(str(exc))
 
@@ -219,6 +226,7 @@ def _rebuild_command(src) -> click.Command:
     def command(accounts: Sequence[str], wait: bool, wait_timeout: float) -> None:
         from spark_jobs.common.errors import ConfigError
         from spark_jobs.common.lock import rebuild_locks
+        from spark_jobs.common.progress import heartbeat
 
         settings = _settings()
         try:
@@ -230,7 +238,9 @@ def _rebuild_command(src) -> click.Command:
         with _lakehouse_lock(settings, rebuild_locks(src.name), wait, wait_timeout):
             spark = _spark(settings, f"lakehouse-rebuild-{src.name}")
             try:
-                click.echo(src.rebuild(spark, names or None))
+                with heartbeat(f"rebuilding {src.title} bronze from raw", log.info):
+                    summary = src.rebuild(spark, names or None)
+                click.echo(summary)
             except ConfigError as exc:
                 _fail(str(exc))
 

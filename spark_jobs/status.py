@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -21,7 +22,7 @@ from pyspark.sql import SparkSession
 from spark_jobs.common.source import Source
 from spark_jobs.common.state import RUNS_TABLE, process_gone
 
-RUN_COLUMNS = ["account", "runs", "last_status", "last_started", "last_success", "note"]
+RUN_COLUMNS = ["account", "runs", "last_status", "last_started_utc", "last_success_utc", "note"]
 
 
 @dataclass
@@ -35,6 +36,11 @@ class SourceStatus:
     @property
     def empty(self) -> bool:
         return not self.runs and not self.coverage
+
+
+def _ts(value: datetime | None) -> str | None:
+    """A run-log time (UTC) to the second."""
+    return f"{value:%Y-%m-%d %H:%M:%S}" if value else None
 
 
 def _ingest_hint(src: Source, account: str) -> str:
@@ -51,7 +57,7 @@ def run_rows(spark: SparkSession, src: Source) -> list[tuple]:
     host = "max_by(host, started_at)" if "host" in have else "cast(null as string)"
     rows = spark.sql(
         f"""
-        select account, count(*) as runs,
+        select account, count(distinct run_id) as runs,
                max_by(status, started_at) as last_status,
                max(started_at) as last_started,
                max(case when status = 'success' then finished_at end) as last_success,
@@ -75,7 +81,7 @@ def run_rows(spark: SparkSession, src: Source) -> list[tuple]:
                 note = f"in progress: pid {r.pid} on {r.host}"
         elif status in ("failed", "interrupted") and r.error:
             note = r.error.splitlines()[0][:160]
-        out.append((r.account, r.runs, status, r.last_started, r.last_success, note))
+        out.append((r.account, r.runs, status, _ts(r.last_started), _ts(r.last_success), note))
     return out
 
 
@@ -96,7 +102,7 @@ def lakehouse_status(spark: SparkSession, sources: Sequence[Source]) -> list[Sou
     return [source_status(spark, src) for src in sources]
 
 
-TRANSFORM_COLUMNS = ["run_id", "status", "started_at", "finished_at", "note"]
+TRANSFORM_COLUMNS = ["run_id", "status", "started_utc", "finished_utc", "note"]
 
 
 def transform_rows(spark: SparkSession, last: int = 5) -> list[tuple]:
@@ -126,7 +132,7 @@ def transform_rows(spark: SparkSession, last: int = 5) -> list[tuple]:
                 )
             else:
                 status, note = "interrupted", "ended before its publish: nothing published"
-        out.append((r.run_id, status, r.started_at, r.finished_at, note[:160]))
+        out.append((r.run_id, status, _ts(r.started_at), _ts(r.finished_at), note[:160]))
     return out
 
 

@@ -139,12 +139,26 @@ def invoke_dbt(
     target: str,
     extra: Sequence[str] = (),
     target_path: Path | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> Any:
     """dbt's programmatic runner on this project: its artifacts and logs under
-    $LAKEHOUSE_HOME/dbt (target path `target-<target>` unless given)."""
+    $LAKEHOUSE_HOME/dbt (target path `target-<target>` unless given). With `echo`, a
+    heartbeat line goes there whenever dbt was silent for a few seconds (a long model)."""
     from dbt.cli.main import dbtRunner
 
-    return dbtRunner().invoke(_dbt_args(settings, command, target, extra, target_path))
+    from spark_jobs.common.progress import Activity, heartbeat
+
+    args = _dbt_args(settings, command, target, extra, target_path)
+    if echo is None:
+        return dbtRunner().invoke(args)
+    activity = Activity()
+
+    def shown(event: Any) -> None:  # dbt's debug events reach callbacks but print nothing
+        if event.info.level != "debug":
+            activity.touch()
+
+    with heartbeat(f"dbt {args[0]} running", echo, activity=activity, announce=False):
+        return dbtRunner(callbacks=[shown]).invoke(args)
 
 
 def prepare_dbt_env(settings: Settings, target: str) -> None:
@@ -447,7 +461,7 @@ def _create_empty(
     if not missing:
         return True
     echo(f"creating empty marts (first run): {', '.join(missing)}")
-    return _build_empty(settings, target, [f"+{m}" for m in missing], dbt_vars, report)
+    return _build_empty(settings, target, [f"+{m}" for m in missing], dbt_vars, report, echo)
 
 
 def _build_empty(
@@ -456,6 +470,7 @@ def _build_empty(
     selection: Sequence[str],
     dbt_vars: dict[str, Any],
     report: TransformReport,
+    echo: Callable[[str], None] | None = None,
 ) -> bool:
     """`dbt build --empty` of the selected models (no tests): their tables, with no rows."""
     boot = invoke_dbt(
@@ -473,6 +488,7 @@ def _build_empty(
             "--vars",
             json.dumps(dbt_vars),
         ],
+        echo=echo,
     )
     if not boot.success:
         report.failures = _failures(boot)
@@ -501,17 +517,21 @@ def _run_local(
     echo: Callable[[str], None],
     report: TransformReport,
 ) -> int:
+    from spark_jobs.common.catalog import check_catalog_reachable
+    from spark_jobs.common.progress import heartbeat
     from spark_jobs.common.session import build_spark
-
-    # The session first: dbt-spark's session mode calls SparkSession.builder.getOrCreate()
-    # and so reuses this one (same catalog, jars, driver memory) instead of starting its own.
-    spark = build_spark(settings, app_name="lakehouse-transform")
-    if not _ensure_bronze(spark, echo):
-        return EXIT_BAD_INPUT
     from spark_jobs.transform_log import complete_cut_short, start_run
 
-    run = start_run(spark, "local")
-    report.completed = complete_cut_short(spark, run.run_id, echo, _set_properties)
+    check_catalog_reachable(settings)  # SettingsError before a "starting Spark" line
+    with heartbeat(f"starting Spark ({settings.spark_master}) and the run log", echo):
+        # The session first: dbt-spark's session mode calls SparkSession.builder.getOrCreate()
+        # and so reuses this one (same catalog, jars, driver memory) instead of starting its
+        # own.
+        spark = build_spark(settings, app_name="lakehouse-transform")
+        if not _ensure_bronze(spark, echo):
+            return EXIT_BAD_INPUT
+        run = start_run(spark, "local")
+        report.completed = complete_cut_short(spark, run.run_id, echo, _set_properties)
     try:
         code = _build_and_publish(
             spark, run, settings, select, full_refresh, dbt_vars, echo, report
@@ -538,47 +558,52 @@ def _build_and_publish(
     report: TransformReport,
 ) -> int:
     """The local run proper, its steps written into the run log (`run`)."""
-    declared = declared_marts(settings, "local")
-    names = [m.name for m in declared]
-    missing = [m for m in names if main_snapshots(spark, [m])[m] is None]
-    if not _create_empty(settings, "local", missing, dbt_vars, echo, report):
-        return EXIT_FAILED
-    props = _mart_properties(spark, [n for n in names if n not in missing])
-    stored = _published_versions(props)
-    reload = stale_marts(declared, stored)
-    if reload:
-        echo(f"older marts_version, reloaded in full (new columns): {', '.join(reload)}")
-    watermarks, lookbacks = _bronze_watermarks(spark, dbt_vars)
-    for var, days in lookbacks.items():
-        echo(f"bronze received rows older than the marts' window: {var} = {days} days")
-    code = dbt_code_fingerprint("local", dbt_vars)  # the caller's vars, not this run's own
-    inputs = bronze_inputs(spark)
-    given_select = select
-    unit_tests = True
-    if not (select or full_refresh or reload or missing) and all(
-        p.get(CODE_PROPERTY) == code for p in props.values()
-    ):
-        # Pay for what changed: the marts downstream of the sources whose bronze moved
-        # (every model reads bronze through source()), and no unit tests (they read fixed
-        # inputs and passed on this very dbt project). Data tests run on every mart built.
-        changed = changed_sources(inputs, props)
-        if not changed:
+    from spark_jobs.common.progress import heartbeat
+
+    with heartbeat("checking the marts against bronze and the dbt project", echo):
+        declared = declared_marts(settings, "local")
+        names = [m.name for m in declared]
+        missing = [m for m in names if main_snapshots(spark, [m])[m] is None]
+        if not _create_empty(settings, "local", missing, dbt_vars, echo, report):
+            return EXIT_FAILED
+        props = _mart_properties(spark, [n for n in names if n not in missing])
+        stored = _published_versions(props)
+        reload = stale_marts(declared, stored)
+        if reload:
+            echo(f"older marts_version, reloaded in full (new columns): {', '.join(reload)}")
+        watermarks, lookbacks = _bronze_watermarks(spark, dbt_vars)
+        for var, days in lookbacks.items():
+            echo(f"bronze received rows older than the marts' window: {var} = {days} days")
+        code = dbt_code_fingerprint("local", dbt_vars)  # the caller's vars, not this run's own
+        inputs = bronze_inputs(spark)
+        given_select = select
+        unit_tests = True
+        if not (select or full_refresh or reload or missing) and all(
+            p.get(CODE_PROPERTY) == code for p in props.values()
+        ):
+            # Pay for what changed: the marts downstream of the sources whose bronze moved
+            # (every model reads bronze through source()), and no unit tests (they read fixed
+            # inputs and passed on this very dbt project). Data tests run on every mart built.
+            changed = changed_sources(inputs, props)
+            if not changed:
+                echo(
+                    "nothing to do: no bronze table changed since the marts were published and "
+                    "the dbt project is the same (--full-refresh rebuilds anyway)"
+                )
+                report.ok, report.nothing_to_do = True, True
+                run.advance(spark, "unchanged")
+                if report.completed:  # the cut-short run never re-pinned the dashboards
+                    _refresh_serving(settings, echo)
+                return EXIT_OK
+            select = " ".join(f"source:{name}+" for name in changed)
+            unit_tests = False
             echo(
-                "nothing to do: no bronze table changed since the marts were published and "
-                "the dbt project is the same (--full-refresh rebuilds anyway)"
+                f"bronze changed since the last publish: {', '.join(changed)}; building "
+                f"{select} (unit tests skipped: the dbt project is unchanged since they passed)"
             )
-            report.ok, report.nothing_to_do = True, True
-            run.advance(spark, "unchanged")
-            if report.completed:  # the cut-short run never re-pinned the dashboards
-                _refresh_serving(settings, echo)
-            return EXIT_OK
-        select = " ".join(f"source:{name}+" for name in changed)
-        unit_tests = False
-        echo(
-            f"bronze changed since the last publish: {', '.join(changed)}; building "
-            f"{select} (unit tests skipped: the dbt project is unchanged since they passed)"
-        )
-    _prepare_branches(spark, names)
+    resetting = f"resetting the '{AUDIT_BRANCH}' branch of {len(names)} marts"
+    with heartbeat(resetting, echo, announce=False):
+        _prepare_branches(spark, names)
     dbt_vars = {**dbt_vars, **lookbacks, "reload_marts": reload, "full_reload": full_refresh}
     # The marts reloaded in full take their model's columns first (an empty build): the
     # unit tests of an incremental model read the columns of `this`.
@@ -594,12 +619,12 @@ def _build_and_publish(
     echo(f"write: dbt build on branch '{AUDIT_BRANCH}' of every mart (readers still see main)")
     spark.conf.set("spark.wap.branch", AUDIT_BRANCH)
     try:
-        if reshape and not _build_empty(settings, "local", reshape, dbt_vars, report):
+        if reshape and not _build_empty(settings, "local", reshape, dbt_vars, report, echo):
             echo("new columns FAILED (empty build of the reloaded marts): nothing published.")
             for line in report.failures:
                 echo(f"  {line}")
             return EXIT_FAILED
-        result = invoke_dbt(settings, "build", "local", args)
+        result = invoke_dbt(settings, "build", "local", args, echo=echo)
     finally:
         spark.conf.unset("spark.wap.branch")
     report.failures = _failures(result)
@@ -700,7 +725,7 @@ def _run_trino(
     args = ["--vars", json.dumps(audit_vars)]
     before = _trino_snapshots(names)
     echo(f"write + audit: dbt build into schema {AUDIT_SCHEMA}")
-    result = invoke_dbt(settings, "build", "trino", args)
+    result = invoke_dbt(settings, "build", "trino", args, echo=echo)
     report.failures = _failures(result)
     if report.failures:
         echo(f"audit FAILED: nothing published to {MARTS_SCHEMA}. Failing nodes:")

@@ -47,6 +47,7 @@ from spark_jobs.common.lock import (
     hold_locks,
     source_lock,
 )
+from spark_jobs.common.progress import heartbeat
 from spark_jobs.common.raw import RawRecord, raw_table, read_raw, write_raw
 from spark_jobs.common.state import (
     STATE_TABLE,
@@ -244,10 +245,9 @@ def ingest_account(
     """Bring one account up to date; never raises for API trouble (see result.errors)."""
     result = decl.new_result(account)
     raw = RawBuffer(spark, decl.source, run_id, decl.flush_every)
-    run = AccountRun(
-        spark, client, account, run_id, now, load_account_state(spark, decl.source, account),
-        raw, result, progress,
-    )  # fmt: skip
+    with heartbeat(f"{account}: reading its stored state", progress, announce=False):
+        state = load_account_state(spark, decl.source, account)
+    run = AccountRun(spark, client, account, run_id, now, state, raw, result, progress)
     states: list[PeriodState] = []
     fetched: list[Fetched] = []
     try:
@@ -302,15 +302,16 @@ def ingest_account(
     raw.flush()
     result.responses_kept = raw.written
     result.changed = len(fetched)
-    if fetched:
-        progress(f"{account}: merging {len(fetched)} periods into bronze")
-        run_raw = read_raw(
-            spark, decl.source, resources=sorted({f.fetch.resource for f in fetched}),
-            run_id=run_id, accounts=[account], since=now - timedelta(days=1),
-        )  # fmt: skip
-        decl.merge(spark, account, run_raw, fetched)
-        result.rows_merged = sum(f.records for f in fetched)
-    save_state(spark, states)
+    step = f"merging {len(fetched)} periods into bronze" if fetched else "saving state"
+    with heartbeat(f"{account}: {step}", progress):
+        if fetched:
+            run_raw = read_raw(
+                spark, decl.source, resources=sorted({f.fetch.resource for f in fetched}),
+                run_id=run_id, accounts=[account], since=now - timedelta(days=1),
+            )  # fmt: skip
+            decl.merge(spark, account, run_raw, fetched)
+            result.rows_merged = sum(f.records for f in fetched)
+        save_state(spark, states)
     return result
 
 
@@ -357,10 +358,12 @@ def run_ingest(
     report = IngestReport(run_id, decl.source, [])
     arguments = json.dumps({"accounts": list(accounts), **decl.arguments()}, default=str)
     with locked(source_lock(decl.source, shared=True)):
-        ensure_table(spark, raw_table(decl.source))
-        for table in decl.tables:
-            ensure_table(spark, table)
-        ensure_state_tables(spark)
+        checking = f"{decl.source}: checking its raw, bronze and state tables"
+        with heartbeat(checking, progress, announce=False):
+            ensure_table(spark, raw_table(decl.source))
+            for table in decl.tables:
+                ensure_table(spark, table)
+            ensure_state_tables(spark)
         for account in dict.fromkeys(accounts):
             # One account's lock at a time: a long multi-account run never holds the others.
             with locked(account_lock(decl.source, account)):
@@ -387,26 +390,24 @@ def _logged_account(
 ) -> AccountResult:
     """One account's run between its two run-log rows: `running` first, then how it ended
     (a crash that Python sees is logged too; a kill -9 is closed by the next run)."""
-    closed = close_interrupted(spark, decl.source, account, raw_table(decl.source).identifier)
+    start = RunRecord(run_id, decl.source, account, started, None, "running", arguments)
+    with heartbeat(f"{account}: logging the run's start", progress, announce=False):
+        closed = close_interrupted(spark, decl.source, account, raw_table(decl.source).identifier)
+        record_run(spark, [start], new=True)
     if closed:
         progress(f"{account}: closed {closed} interrupted earlier run(s) in the run log")
-    start = RunRecord(run_id, decl.source, account, started, None, "running", arguments)
-    record_run(spark, [start])
     before = client.stats.as_dict()
 
     def end(status: str, result: AccountResult | None, error: str | None) -> None:
         after = client.stats.as_dict()
         cost = {k: after[k] - before[k] for k in ("requests", "not_modified", "bytes_received")}
-        record_run(
-            spark,
-            [
-                replace(
-                    start, finished_at=datetime.now(UTC), status=status, **cost,
-                    responses_kept=result.responses_kept if result else 0,
-                    rows_merged=result.rows_merged if result else 0, error=error,
-                )
-            ],
+        record = replace(
+            start, finished_at=datetime.now(UTC), status=status, **cost,
+            responses_kept=result.responses_kept if result else 0,
+            rows_merged=result.rows_merged if result else 0, error=error,
         )  # fmt: skip
+        with heartbeat(f"{account}: logging the run's end", progress, announce=False):
+            record_run(spark, [record])
 
     try:
         result = ingest_account(

@@ -35,7 +35,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from spark_jobs.common.iceberg import TableSpec, ensure_table, merge
+from spark_jobs.common.iceberg import TableSpec, append, ensure_table, merge
 
 STATE_SCHEMA = StructType(
     [
@@ -193,10 +193,16 @@ def save_state(spark: SparkSession, states: Sequence[PeriodState]) -> None:
     merge(spark, df, STATE_TABLE)
 
 
-def record_run(spark: SparkSession, runs: Sequence[RunRecord]) -> None:
-    """Write run records (a start row, or its end replacing it) in one commit."""
-    if runs:
-        merge(spark, spark.createDataFrame([r.as_row() for r in runs], RUNS_SCHEMA), RUNS_TABLE)
+def record_run(spark: SparkSession, runs: Sequence[RunRecord], *, new: bool = False) -> None:
+    """Write run records in one commit: `new` start rows (an append, the cheaper commit),
+    else rows that replace the ones of the same (run, account)."""
+    if not runs:
+        return
+    rows = spark.createDataFrame([r.as_row() for r in runs], RUNS_SCHEMA)
+    if new:
+        append(rows, RUNS_TABLE)
+    else:
+        merge(spark, rows, RUNS_TABLE)
 
 
 def process_gone(pid: int | None, host: str | None) -> bool:

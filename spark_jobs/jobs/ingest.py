@@ -49,9 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from spark_jobs.common.progress import TouchHandler
+
+    logging.getLogger().addHandler(TouchHandler())
     args = parse_job_args(build_parser(), argv)
+    from spark_jobs.common.catalog import check_catalog_reachable
     from spark_jobs.common.errors import ConfigError
     from spark_jobs.common.lock import LockHeld, hold_locks, ingest_locks
+    from spark_jobs.common.progress import heartbeat
     from spark_jobs.common.session import build_spark
     from spark_jobs.settings import load_settings
     from spark_jobs.sources import get_source
@@ -70,7 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.home, ingest_locks(src.name, accounts), wait=bool(args.wait),
             timeout=args.wait_timeout, progress=log.info,
         ):  # fmt: skip
-            spark = build_spark(settings, app_name=f"{src.name}-ingest")
+            check_catalog_reachable(settings)
+            with heartbeat(f"starting Spark ({settings.spark_master})", log.info):
+                spark = build_spark(settings, app_name=f"{src.name}-ingest")
             report = src.ingest(
                 spark, settings, source_settings, accounts, first=first, last=last,
                 refresh=bool(args.refresh), progress=logging.getLogger(src.name).info,

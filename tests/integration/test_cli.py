@@ -6,6 +6,7 @@ also proves the catalog the CLI writes is readable by another engine.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -92,7 +93,10 @@ def _rows(home: Path, table: str, player: str) -> list[dict]:
     return arrow.to_pylist()
 
 
-def test_killed_run_keeps_raw_and_the_rerun_completes(tmp_path: Path, chess_server) -> None:
+@pytest.mark.timeout(1500)
+def test_killed_runs_are_logged_and_completed_by_the_next_run(tmp_path: Path, chess_server) -> None:
+    """kill -9 mid-ingest, then mid-publish; each time the run log and `lakehouse status`
+    tell, and the next run completes the work. Meanwhile no command is silent for long."""
     server, store = chess_server
     player = "interrupted_ivan"
     store.add_player(player, generate_history(player, "2022-01", "2023-03", seed=21))
@@ -131,8 +135,14 @@ def test_killed_run_keeps_raw_and_the_rerun_completes(tmp_path: Path, chess_serv
     assert f"lakehouse ingest chesscom --player {player}" in note
 
     server.faults.clear()
-    rerun = _run(["ingest", "chesscom", "--player", player], env, tmp_path)
-    assert rerun.returncode == 0, rerun.stderr
+    # Long steps are never silent (Spark's start, MERGE, rebuild, dbt): a line at least
+    # every 5 s, from the first line to the last (README "Crashes and the run logs").
+    silences = {}
+    for args in (["ingest", "chesscom", "--player", player], ["rebuild", "chesscom"]):
+        proc, output = _timed(args, env, tmp_path)
+        lines = list(output)
+        assert proc.wait(timeout=600) == 0, "".join(line for _, line in lines)
+        silences[args[0]] = _longest_silence(lines)
     bronze = _rows(tmp_path, "bronze.chesscom_games", player)
     assert len(bronze) == len(expected) and {r["uuid"] for r in bronze} == expected
     assert len(_rows(tmp_path, "raw.ingest_state", player)) == len(store.months(player))
@@ -149,6 +159,8 @@ def test_killed_run_keeps_raw_and_the_rerun_completes(tmp_path: Path, chess_serv
     months = store.months(player)  # bronze per player: months, games, first and last month
     coverage = [player, str(len(months)), str(len(expected)), months[0], months[-1]]
     assert _table_rows(status, player, columns=5) == [coverage], status
+
+    _kill_a_publish_then_complete_it(tmp_path, env, silences)
 
 
 def _section(text: str, source: str) -> str:
@@ -167,6 +179,21 @@ def _table_rows(text: str, account: str, columns: int) -> list[list[str]]:
     return [r for r in rows if len(r) == columns and r[0] == account]
 
 
+def _timed(args: list[str], env: dict[str, str], cwd: Path):
+    """Start `lakehouse ARGS`; returns the process and an iterator of (seconds, line)."""
+    proc = subprocess.Popen(
+        [LAKEHOUSE, *args], env=env, cwd=cwd, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    return proc, ((time.monotonic(), line) for line in proc.stdout)
+
+
+def _longest_silence(lines) -> tuple[float, str]:
+    """The longest wait between two output lines, and the line that ended it."""
+    gaps = [(b[0] - a[0], b[1].strip()) for a, b in itertools.pairwise(lines)]
+    return max(gaps, default=(0.0, ""))
+
+
 def _all_rows(home: Path, table: str) -> list[dict]:
     catalog = load_pyiceberg_catalog(load_settings({"LAKEHOUSE_HOME": str(home)}))
     return catalog.load_table(table).scan().to_arrow().to_pylist()
@@ -181,55 +208,50 @@ def _main_snapshots(home: Path, marts: list[str]) -> dict[str, int | None]:
     return snapshots
 
 
-@pytest.mark.timeout(1200)
-def test_a_publish_killed_midway_is_completed_by_the_next_transform(
-    tmp_path: Path, chess_server
+def _kill_a_publish_then_complete_it(
+    home: Path, env: dict[str, str], silences: dict[str, tuple[float, str]]
 ) -> None:
-    server, store = chess_server
-    player = "publish_pia"
-    store.add_player(player, generate_history(player, "2023-01", "2023-03", seed=31))
-    env = _env(tmp_path, CHESSCOM_USER_AGENT=UA, CHESSCOM_API_BASE=server.base_url("chesscom"))
-    ingest = _run(["ingest", "chesscom", "--player", player], env, tmp_path)
-    assert ingest.returncode == 0, ingest.stderr
-    proc = subprocess.Popen(
-        [LAKEHOUSE, "transform"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
+    """kill -9 a transform right after its first mart reached `main`; the next one
+    completes the publish (and has nothing else to do)."""
+    proc, lines = _timed(["transform"], env, home)
     seen = []
-    for line in proc.stdout:  # kill -9 right after the first mart reached main
-        seen.append(line)
+    for at, line in lines:  # kill -9 right after the first mart reached main
+        seen.append((at, line))
         if re.match(r"\s+marts\.\w+: published", line):
             os.killpg(proc.pid, signal.SIGKILL)
             break
     proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+    assert proc.returncode == -signal.SIGKILL, "".join(line for _, line in seen)
+    silences["transform"] = _longest_silence(seen)
+    print("longest silence per command:", {k: f"{v[0]:.1f} s" for k, v in silences.items()})
+    assert all(gap <= 5.0 for gap, _ in silences.values()), silences
 
-    (killed,) = _all_rows(tmp_path, "raw.transform_runs")
+    (killed,) = _all_rows(home, "raw.transform_runs")
     assert killed["status"] == "publishing" and killed["pid"] == proc.pid
     audited = json.loads(killed["plan"])["snapshots"]
-    before = _main_snapshots(tmp_path, list(audited))
+    before = _main_snapshots(home, list(audited))
     published = [m for m in audited if before[m] == audited[m]]
     assert published, before  # at least the mart whose line we saw
     print(f"killed after {len(published)} of {len(audited)} marts were published")
-    status = _run(["status"], env, tmp_path)
+    status = _run(["status"], env, home)
     assert status.returncode == 0, status.stderr
     ((_, state, _, _, note),) = _table_rows(status.stdout, killed["run_id"], columns=5)
     assert state == "publish cut short" and "completes the publish" in note, status.stdout
 
-    rerun = _run(["transform"], env, tmp_path, timeout=900)
+    rerun = _run(["transform"], env, home, timeout=900)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert f"completed the publish of run {killed['run_id']}, cut short" in rerun.stdout
     # Completed as the killed run would have finished it: nothing left to build.
     assert "nothing to do" in rerun.stdout, rerun.stdout
-    assert _main_snapshots(tmp_path, list(audited)) == audited
-    runs = {r["run_id"]: r for r in _all_rows(tmp_path, "raw.transform_runs")}
+    assert _main_snapshots(home, list(audited)) == audited
+    runs = {r["run_id"]: r for r in _all_rows(home, "raw.transform_runs")}
     closed = runs.pop(killed["run_id"])
     assert closed["status"] == "published" and "publish cut short" in closed["note"]
     assert [r["status"] for r in runs.values()] == ["unchanged"]
     # The dashboards' serving file is pinned to the completed publish, mart by mart.
     import duckdb
 
-    serving = tmp_path / "serving" / "lakehouse.duckdb"
+    serving = home / "serving" / "lakehouse.duckdb"
     with duckdb.connect(str(serving), read_only=True) as con:
         views = dict(con.sql("select view_name, sql from duckdb_views()").fetchall())
     pinned = {m: s for m, s in audited.items() if s is not None}  # None: empty, never built
