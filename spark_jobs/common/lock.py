@@ -160,7 +160,8 @@ def _read_holder(path: Path) -> Holder | None:
         return None  # free, or the holder has not written itself in yet
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this machine (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -174,11 +175,11 @@ def _find_holder(folder: Path, scope: LockScope) -> Holder | None:
     """Who is in the way of `scope`: its file's holder, or for a source (held shared by its
     ingests, which do not write it) the live holder of one of its account locks."""
     holder = _read_holder(folder / scope.file_name)
-    if holder and _alive(holder.pid):
+    if holder and pid_alive(holder.pid):
         return holder
     for path in sorted(folder.glob(scope.name.replace("/", "+") + "+*.lock")):
         holder = _read_holder(path)
-        if holder and _alive(holder.pid) and holder.pid != os.getpid():
+        if holder and pid_alive(holder.pid) and holder.pid != os.getpid():
             return holder
     return None
 

@@ -207,15 +207,9 @@ def record_run(spark: SparkSession, runs: Sequence[RunRecord], *, new: bool = Fa
 
 def process_gone(pid: int | None, host: str | None) -> bool:
     """Whether a `running` row's process has certainly ended (known only on its own host)."""
-    if pid is None or host != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    from spark_jobs.common.lock import pid_alive
+
+    return pid is not None and host == socket.gethostname() and not pid_alive(pid)
 
 
 def close_interrupted(spark: SparkSession, source: str, account: str, raw_table: str) -> int:
