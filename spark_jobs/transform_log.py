@@ -120,7 +120,7 @@ def complete_cut_short(
         return []
     open_rows = (
         spark.table(TRANSFORM_RUNS_TABLE.identifier)
-        .where(F.col("status").isin(*OPEN_STATUSES))
+        .where(F.col("status").isin(*OPEN_STATUSES) & (F.col("run_id") != run_id))
         .collect()
     )
     completed: list[str] = []

@@ -162,6 +162,13 @@ def test_killed_runs_are_logged_and_completed_by_the_next_run(tmp_path: Path, ch
 
     _kill_a_publish_then_complete_it(tmp_path, env, silences)
 
+    # Data without a logged run (a lost run log, say): status names the command that logs one.
+    catalog = load_pyiceberg_catalog(load_settings({"LAKEHOUSE_HOME": str(tmp_path)}))
+    catalog.load_table("raw.ingest_runs").delete(f"account == '{player}'")
+    status = _run(["status", "chesscom"], env, tmp_path).stdout
+    assert f"{player}: data in bronze but no logged run" in status, status
+    assert f"`lakehouse ingest chesscom --player {player}` checks it" in status
+
 
 def _section(text: str, source: str) -> str:
     """One source's part of `lakehouse status` (from its `== Title (name)` line)."""
