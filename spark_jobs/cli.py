@@ -40,9 +40,10 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     # py4j and urllib3 chatter is never useful at INFO.
     for noisy in ("py4j", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from spark_jobs.common.progress import TouchHandler
+    from spark_jobs.common import progress
 
-    logging.getLogger().addHandler(TouchHandler())  # heartbeats count printed log lines
+    logging.getLogger().addHandler(progress.TouchHandler())  # heartbeats count log lines
+    progress.QUIET = quiet
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:

@@ -31,6 +31,9 @@ class Activity:
         self.last = time.monotonic()
 
 
+QUIET = False
+"""Set by `lakehouse -q`: no heartbeat lines, also where they go to a command's own output."""
+
 LAST_OUTPUT = Activity()
 """When this process last printed a progress line: heartbeat lines and, once
 :class:`TouchHandler` is installed, every log record. Silence is measured from it, so
@@ -58,7 +61,8 @@ def heartbeat(
     something (dbt, through its event callback)."""
 
     def say(line: str) -> None:
-        progress(line)
+        if not QUIET:
+            progress(line)
         LAST_OUTPUT.touch()
 
     if announce:

@@ -36,3 +36,13 @@ def test_only_the_innermost_step_speaks() -> None:
             time.sleep(0.9)
     inner_beats = [x for x in lines if x.startswith("... inner")]
     assert inner_beats and not any(x.startswith("... outer") for x in lines)
+
+
+def test_quiet_mode_prints_no_heartbeat(monkeypatch) -> None:
+    from spark_jobs.common import progress
+
+    monkeypatch.setattr(progress, "QUIET", True)  # what `lakehouse -q` sets
+    lines: list[str] = []
+    with heartbeat("rebuilding bronze", lines.append, every=0.1):
+        time.sleep(0.5)
+    assert lines == []
