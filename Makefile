@@ -15,11 +15,13 @@ export LAKEHOUSE_CACHE ?= $(HOME)/.cache/lakehouse
 JARS_STAMP  := $(LAKEHOUSE_CACHE)/jars/.installed
 STACK_STAMP := $(LAKEHOUSE_CACHE)/.stack-installed
 PYTEST_ARGS ?=
+# Options of `lakehouse demo`, e.g. DEMO_ARGS="--since 2026-01 --port 8090" make demo
+DEMO_ARGS ?=
 
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
 .PHONY: help setup system-deps jars stack-deps airflow-env superset-env test lint fmt demo \
-	bench dist airflow dashboards stack-up stack-down clean
+	chaos bench dist airflow dashboards stack-up stack-down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -64,6 +66,9 @@ test: setup ## Lint, then run every test
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+chaos: setup ## The crash suite: kill -9 at each point of ingest/rebuild/transform/publish, compare with a clean run
+	LAKEHOUSE_CHAOS=all $(BIN)/pytest tests/chaos $(PYTEST_ARGS)
+
 lint: setup ## ruff check + format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -73,7 +78,7 @@ fmt: setup ## Format the code
 	$(BIN)/ruff format .
 
 demo: setup ## Run the whole pipeline offline on the embedded lakehouse
-	$(BIN)/lakehouse demo
+	$(BIN)/lakehouse demo $(DEMO_ARGS)
 
 dist: setup ## Package the jobs for a cluster or Glue (dist/spark_jobs.zip + job scripts)
 	@rm -rf dist && mkdir -p dist/jobs

@@ -613,7 +613,14 @@ def stack_env() -> None:
 # ------------------------------------------------------------------------- sandbox
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    envvar="LAKEHOUSE_SANDBOX_PORT",
+    help="Default from LAKEHOUSE_SANDBOX_PORT (0: any free port).",
+)
 @click.option(
     "--account",
     "--player",
@@ -828,7 +835,14 @@ def dashboards_import() -> None:
 
 @dashboards.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8088, show_default=True, type=int)
+@click.option(
+    "--port",
+    default=8088,
+    show_default=True,
+    type=int,
+    envvar="LAKEHOUSE_SUPERSET_PORT",
+    help="Default from LAKEHOUSE_SUPERSET_PORT.",
+)
 def dashboards_serve(host: str, port: int) -> None:
     """Run Superset (gunicorn) in the foreground until Ctrl-C."""
     from spark_jobs.dashboards import serve

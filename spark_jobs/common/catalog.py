@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import tempfile
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from spark_jobs.settings import CATALOG_NAME, Settings, SettingsError, redact_uri
@@ -210,6 +211,39 @@ def _check_sqlite_folder(settings: Settings) -> None:
         ) from exc
 
 
+# Iceberg's JDBC catalog tables (schema V1, with views), as its JdbcUtil creates them.
+_SQLITE_CATALOG_DDL = (
+    "CREATE TABLE IF NOT EXISTS iceberg_tables(catalog_name VARCHAR(255) NOT NULL,"
+    "table_namespace VARCHAR(255) NOT NULL,table_name VARCHAR(255) NOT NULL,"
+    "metadata_location VARCHAR(1000),previous_metadata_location VARCHAR(1000),"
+    "iceberg_type VARCHAR(5),PRIMARY KEY (catalog_name, table_namespace, table_name))",
+    "CREATE TABLE IF NOT EXISTS iceberg_namespace_properties(catalog_name VARCHAR(255) "
+    "NOT NULL,namespace VARCHAR(255) NOT NULL,property_key VARCHAR(255),"
+    "property_value VARCHAR(1000),PRIMARY KEY (catalog_name, namespace, property_key))",
+)
+
+
+def _create_sqlite_catalog_tables(path: Path) -> None:
+    """Create the embedded catalog's tables before any JVM opens it.
+
+    A JVM that finds them missing checks and creates them itself, and that check leaves a
+    read open on its one connection (see `spark_catalog_conf`): in WAL mode its later
+    commits then fail with SQLITE_BUSY_SNAPSHOT once another process has written, which is
+    what several first runs on a new lakehouse at once did. Created here (idempotent, and
+    safe against a concurrent creator), every JVM skips the check.
+    """
+    import sqlite3
+    from contextlib import closing
+
+    if _sqlite_catalog_initialised(f"jdbc:sqlite:{path}"):
+        return
+    with closing(sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        with db:
+            for ddl in _SQLITE_CATALOG_DDL:
+                db.execute(ddl)
+
+
 def check_catalog_reachable(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> None:
     """Fail fast, before Spark starts, when the catalog cannot be reached.
 
@@ -224,6 +258,7 @@ def check_catalog_reachable(settings: Settings, timeout: float = CONNECT_TIMEOUT
     uri = settings.catalog_uri or ""
     if settings.catalog_type == "embedded":
         _check_sqlite_folder(settings)
+        _create_sqlite_catalog_tables(settings.catalog_db)
         return
     if settings.catalog_type == "postgres":
         targets, what = _jdbc_postgres_hosts(uri), "the PostgreSQL catalog database"

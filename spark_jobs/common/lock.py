@@ -161,14 +161,19 @@ def _read_holder(path: Path) -> Holder | None:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this machine (another user's counts)."""
+    """Whether a process with this pid runs on this machine (another user's counts; a
+    zombie, exited but not yet reaped by its parent, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill(0) is all there is
+    return state != "Z"
 
 
 def _find_holder(folder: Path, scope: LockScope) -> Holder | None:

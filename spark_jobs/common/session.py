@@ -126,7 +126,6 @@ def build_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession
     # Python workers (if any) must run this interpreter, with this venv's packages.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     active = SparkSession.getActiveSession()
-    conf = {**_base_conf(settings), **spark_catalog_conf(settings)}
     if active is not None:
         # A session exists already (a test fixture, a notebook): only add the catalog
         # settings that it does not have.
@@ -137,6 +136,7 @@ def build_spark(settings: Settings, app_name: str = "lakehouse") -> SparkSession
     # An unreachable catalog fails here in ~2 s with the fix, not in the JVM as a page of
     # Java stack trace after Spark started (it also creates the embedded catalog's home).
     check_catalog_reachable(settings)
+    conf = {**_base_conf(settings), **spark_catalog_conf(settings)}
     builder = SparkSession.builder.appName(app_name)
     # Under spark-submit/Glue the JVM already exists (PYSPARK_GATEWAY_PORT is set): master,
     # jars and driver memory are the launcher's; whatever it set with --conf or a

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from spark_jobs.common.artifacts import cache_dir, fetch_go_tool, fetch_maven, maven_artifact
 from spark_jobs.common.files import write_atomic
+from spark_jobs.common.lock import pid_alive
 from spark_jobs.settings import CATALOG_NAME
 
 Echo = Callable[[str], None]
@@ -189,21 +190,6 @@ def _start_time(pid: int) -> str | None:
         return None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped) is not alive.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
-
-
 def _wait(check: Callable[[], bool], timeout: float, interval: float = 0.5) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -278,7 +264,7 @@ class Service(ABC):
         # may belong to another program, which must never be signalled.
         if len(fields) > 1 and _start_time(pid) != fields[1]:
             return None
-        return pid if _pid_alive(pid) else None
+        return pid if pid_alive(pid) else None
 
     def running(self) -> bool:
         return self.pid() is not None
@@ -346,10 +332,10 @@ class Service(ABC):
             return False
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        if not _wait(lambda: not _pid_alive(pid), timeout, 0.2):
+        if not _wait(lambda: not pid_alive(pid), timeout, 0.2):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            _wait(lambda: not _pid_alive(pid), 5, 0.2)
+            _wait(lambda: not pid_alive(pid), 5, 0.2)
         self.pid_file.unlink(missing_ok=True)
         return True
 

@@ -2,11 +2,13 @@
 
 A first person arrives the way a user's data would: `lakehouse sandbox` in the background,
 then `lakehouse ingest oura` and `lakehouse ingest chesscom` with the exports it printed.
-Then `lakehouse demo --no-serve` runs as a user would run it (its own sandbox, every source
-ingested twice for `demo_player`, one `lakehouse transform` over both people's bronze
-through write-audit-publish, dashboards imported); so the dashboards' person and player
-filters have two people to split. Superset is then served on a free port for every
-browser test.
+Then README's `make demo` runs verbatim, from the repository root in a fresh clone's
+environment, with DEMO_ARGS for the period, the person and a free Superset port (its own
+sandbox, every source ingested twice for `demo_player`, one `lakehouse transform` over
+both people's bronze through write-audit-publish, dashboards imported, Superset served);
+so the dashboards' person and player filters have two people to split. The Superset
+`make demo` ends serving is the one every browser test uses; it is stopped (Ctrl-C) at
+the end of the session.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.superset_browser import serve_superset
-
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
 DEMO_PEOPLE = ("demo_player", "rival_player")  # both play chess and wear a ring
 
@@ -33,6 +33,9 @@ class DemoLakehouse:
     home: Path
     env: dict[str, str]
     demo_output: str
+    """What `make demo` printed until its Superset answered."""
+    superset_url: str
+    """The Superset `make demo` serves (until the session ends)."""
 
 
 def demo_env(home: Path, **extra: str) -> dict[str, str]:
@@ -43,7 +46,16 @@ def demo_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def demo_lakehouse(tmp_path_factory: pytest.TempPathFactory) -> DemoLakehouse:
+def demo_lakehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoLakehouse]:
+    from tests.readme_commands import (
+        fresh_clone_env,
+        interrupt_group,
+        readme_block,
+        start_readme,
+        wait_until_answers,
+    )
+    from tests.superset_browser import free_port
+
     home = tmp_path_factory.mktemp("demo-lakehouse")
     env = demo_env(home)
     # Two to three months: enough days for the dashboards' 30-day filters, short to build.
@@ -52,13 +64,20 @@ def demo_lakehouse(tmp_path_factory: pytest.TempPathFactory) -> DemoLakehouse:
     _ingest_person(home, env, DEMO_PEOPLE[1], since)
     print(f"sandbox + ingest of {DEMO_PEOPLE[1]}: {time.monotonic() - start:.0f} s")
     start = time.monotonic()
-    demo = subprocess.run(
-        [LAKEHOUSE, "demo", "--no-serve", "--since", since, "--player", DEMO_PEOPLE[0]],
-        env=env, cwd=home, capture_output=True, text=True, timeout=1500,
-    )  # fmt: skip
-    assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-4000:]
-    print(f"demo --no-serve: {time.monotonic() - start:.0f} s")
-    return DemoLakehouse(home=home, env=env, demo_output=demo.stdout)
+    (make_demo,) = [
+        c for c in readme_block("Two commands").commands if c.text.startswith("make demo")
+    ]
+    port = free_port()
+    args = f"--since {since} --player {DEMO_PEOPLE[0]} --port {port}"
+    log = home / "make-demo.log"
+    demo = start_readme(make_demo, fresh_clone_env(home, DEMO_ARGS=args), log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answers(demo, f"{url}/health", log, timeout=1500)
+        print(f"make demo, until Superset answered: {time.monotonic() - start:.0f} s")
+        yield DemoLakehouse(home=home, env=env, demo_output=log.read_text(), superset_url=url)
+    finally:
+        interrupt_group(demo)
 
 
 def _ingest_person(home: Path, env: dict[str, str], person: str, since: str) -> None:
@@ -98,6 +117,6 @@ def _ingest_person(home: Path, env: dict[str, str], person: str, since: str) -> 
 
 
 @pytest.fixture(scope="session")
-def demo_superset(demo_lakehouse: DemoLakehouse) -> Iterator[str]:
-    with serve_superset(demo_lakehouse.env, demo_lakehouse.home) as url:
-        yield url
+def demo_superset(demo_lakehouse: DemoLakehouse) -> str:
+    """The Superset `make demo` serves on the demo lakehouse."""
+    return demo_lakehouse.superset_url

@@ -269,7 +269,7 @@ def _kill_a_publish_then_complete_it(
 
 @pytest.mark.timeout(1800)
 def test_demo_then_sql_in_every_format(demo_lakehouse) -> None:
-    # The session's `lakehouse demo --no-serve` (tests/integration/conftest.py).
+    # The session's `make demo` (tests/integration/conftest.py).
     home, env, out = demo_lakehouse.home, demo_lakehouse.env, demo_lakehouse.demo_output
     assert "second run (incremental)" in out
     for slug in ("chess", "health"):  # ends with the dashboards imported

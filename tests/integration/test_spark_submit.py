@@ -24,6 +24,15 @@ from spark_jobs.sandbox.chesscom import ChessComApp, ChessComStore
 from spark_jobs.sandbox.chesscom_generator import generate_history, generate_history_until
 from spark_jobs.sandbox.server import SandboxServer
 from tests.conftest import recent_month
+from tests.readme_commands import (
+    Command,
+    failed,
+    fresh_clone_env,
+    readme_block,
+    root_files,
+    run_readme,
+    script,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -169,16 +178,13 @@ def test_bad_arguments_exit_2_naming_the_option(api: str, home: Path, properties
     assert "--from" in done.stdout + done.stderr
 
 
-def _readme_local_submit() -> str:
-    """The bash block of README's "spark-submit and AWS Glue" section that runs the venv's
-    own spark-submit (the cluster block uses a Spark distribution's, on a real cluster)."""
-    section = (ROOT / "README.md").read_text().split("\n## spark-submit and AWS Glue\n")[1]
-    section = section.split("\n## ", 1)[0]
-    blocks = re.findall(r"^```bash\n(.*?)^```$", section, flags=re.MULTILINE | re.DOTALL)
-    submit = re.compile(r"^(\w+=\S+ )*\.venv/bin/spark-submit ", re.MULTILINE)
-    local = [block for block in blocks if submit.search(block)]
-    assert len(local) == 1, f"one local spark-submit block in the README section: {blocks}"
-    return local[0]
+def _readme_local_submit() -> list[Command]:
+    """The commands of README's local spark-submit block (the section's first block; the
+    second, a cluster's, uses a Spark distribution's spark-submit on a real cluster)."""
+    commands = list(readme_block("spark-submit and AWS Glue", 0).commands)
+    submit = re.compile(r"^(\w+=\S+ )*\.venv/bin/spark-submit ")
+    assert [c for c in commands if submit.match(c.text)], f"no local spark-submit: {commands}"
+    return commands
 
 
 def _properties_of(path: Path) -> dict[str, str]:
@@ -186,55 +192,20 @@ def _properties_of(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
-def _fresh_clone_env(home: Path, api: str) -> dict[str, str]:
-    """A user's shell after `make setup`: the system PATH (no venv), nothing of Spark set;
-    only the sandbox's variables and a temporary LAKEHOUSE_HOME added."""
-    venv = (ROOT / ".venv").resolve()
-
-    def in_venv(entry: str) -> bool:
-        path = Path(entry).resolve()
-        return path == venv or venv in path.parents or path == BIN.resolve()
-
-    path = [e for e in os.environ.get("PATH", "").split(os.pathsep) if e and not in_venv(e)]
-    dropped = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "SPARK_HOME")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("LAKEHOUSE_", "PYSPARK_")) and k not in dropped
-    }
-    env.update(
-        PATH=os.pathsep.join(path),
-        LAKEHOUSE_HOME=str(home),
-        CHESSCOM_API_BASE=api,
-        CHESSCOM_USER_AGENT="lakehouse-tests/0.1 (tests@example.com)",
-        SPARK_LOCAL_IP="127.0.0.1",
-    )
-    return env
-
-
 def test_readme_spark_submit_runs_as_written(
     store: ChessComStore, api: str, tmp_path: Path
 ) -> None:
     """README's local block, verbatim, in the repository root, without an activated venv."""
-    block = _readme_local_submit()
+    commands = _readme_local_submit()
     home = tmp_path / "lakehouse"
-    env = _fresh_clone_env(home, api)
-    conf = ROOT / "lakehouse.conf"  # the block writes it where a user would: the root
-    saved = conf.read_bytes() if conf.exists() else None
-    try:
-        done = subprocess.run(
-            ["bash", "-e", "-c", block],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
-        written = _properties_of(conf) if conf.exists() else {}
-    finally:
-        if saved is None:
-            conf.unlink(missing_ok=True)
-        else:
-            conf.write_bytes(saved)
-    assert done.returncode == 0, f"rc {done.returncode}\n{block}\n" + (
-        done.stdout[-3000:] + done.stderr[-3000:]
+    env = fresh_clone_env(
+        home, CHESSCOM_API_BASE=api, CHESSCOM_USER_AGENT="lakehouse-tests/0.1 (tests@example.com)"
     )
+    conf = ROOT / "lakehouse.conf"  # the block writes it where a user would: the root
+    with root_files("lakehouse.conf"):
+        done = run_readme(commands, env, timeout=600)
+        written = _properties_of(conf) if conf.exists() else {}
+    assert done.returncode == 0, failed(done, script(commands))
     assert "records merged" in done.stdout
     # The job's Python is the venv's, from the file (a local master: driver and workers).
     for key in ("spark.pyspark.python", "spark.pyspark.driver.python"):

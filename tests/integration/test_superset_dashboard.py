@@ -75,7 +75,7 @@ def test_admin_password_is_generated_private_and_printed_once(lakehouse: DemoLak
     assert password.lower() != "admin" and len(password) >= 16
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert password in lakehouse.demo_output  # shown once, when the user was created
-    assert "lakehouse dashboards serve" in lakehouse.demo_output
+    assert "Ctrl-C stops it." in lakehouse.demo_output  # `make demo` ends serving Superset
 
 
 def test_reimport_is_idempotent(lakehouse: DemoLakehouse) -> None:

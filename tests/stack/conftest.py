@@ -1,8 +1,10 @@
 """One production-shaped stack for every test in tests/stack (started once, ~1-2 min).
 
-`lakehouse stack up` runs as a user types it, on free ports, in a throwaway LAKEHOUSE_HOME:
+README's `lakehouse stack up` runs as written, on the default ports where they are free (else
+free ones), in a throwaway LAKEHOUSE_HOME:
 PostgreSQL (JDBC catalog), versitygw (S3), Trino 476 and a Spark standalone cluster. The
-tests then point every command at it with the variables `lakehouse stack env` prints.
+tests then point every command at it with the variables `lakehouse stack env` prints; the
+session ends with README's `lakehouse stack down`.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.readme_commands import fresh_clone_env, readme_block, run_readme
+
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
 STACK_PLAYER = "stack_player"
+README_PLAYER = "name"
 
 
 def _free(port: int) -> bool:
@@ -41,6 +46,14 @@ def _free_ports(count: int, start: int) -> int:
     while not all(_free(p) for p in range(port, port + count)):
         port += count
     return port
+
+
+def _default_or_free(default: int, count: int, fallback: int) -> int:
+    """The stack's default port when it is free (README commands name the defaults, e.g.
+    the Trino CLI's 8085), else the first free ones at or after `fallback`."""
+    if all(_free(p) for p in range(default, default + count)):
+        return default
+    return _free_ports(count, fallback)
 
 
 def base_env(**extra: str) -> dict[str, str]:
@@ -91,19 +104,18 @@ def stack() -> Iterator[RunningStack]:
     # reachable by it, which pytest's private tmp folders are not.
     home = Path(tempfile.mkdtemp(prefix="lakehouse-stack-"))
     home.chmod(0o755)
-    spark = _free_ports(4, 27077)
     ports = {
-        "postgres": _free_ports(1, 25433),
-        "s3": _free_ports(1, 29000),
-        "trino": _free_ports(1, 28085),
-        "spark": spark,
+        "postgres": _default_or_free(5433, 1, 25433),
+        "s3": _default_or_free(9000, 1, 29000),
+        "trino": _default_or_free(8085, 1, 28085),
+        "spark": _default_or_free(7077, 4, 27077),
     }
-    env = base_env(LAKEHOUSE_HOME=str(home))
-    env.update({f"LAKEHOUSE_STACK_{k.upper()}_PORT": str(v) for k, v in ports.items()})
+    port_env = {f"LAKEHOUSE_STACK_{k.upper()}_PORT": str(v) for k, v in ports.items()}
+    env = base_env(LAKEHOUSE_HOME=str(home), **port_env)
+    # README's `stack up` and `stack down`, verbatim from a fresh clone's shell.
+    readme_env = fresh_clone_env(home, **port_env)
     started = time.monotonic()
-    up = subprocess.run(
-        [LAKEHOUSE, "stack", "up"], env=env, cwd=home, capture_output=True, text=True, timeout=900
-    )
+    up = run_readme(readme_stack_command("up"), readme_env, timeout=900)
     up_seconds = time.monotonic() - started
     try:
         assert up.returncode == 0, up.stdout + up.stderr
@@ -114,16 +126,32 @@ def stack() -> Iterator[RunningStack]:
         full = {**env, **parse_exports(exported.stdout)}
         yield RunningStack(home=home, ports=ports, env=full, up_seconds=up_seconds)
     finally:
-        down = subprocess.run(
-            [LAKEHOUSE, "stack", "down"], env=env, capture_output=True, text=True, timeout=300
-        )
+        down = run_readme(readme_stack_command("down"), readme_env, timeout=300)
         print(down.stdout + down.stderr)
+        status = subprocess.run(
+            [LAKEHOUSE, "stack", "status"], env=env, capture_output=True, text=True, timeout=120
+        )
         shutil.rmtree(home, ignore_errors=True)
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert "stopped" in status.stdout and "ready" not in status.stdout, status.stdout
+
+
+STACK_SECTION = "Production on one machine (`lakehouse stack`)"
+
+
+def readme_stack_command(verb: str):
+    """README's `.venv/bin/lakehouse stack <verb>` line of its stack block."""
+    block = readme_block(STACK_SECTION)
+    (command,) = [
+        c for c in block.commands if c.text.startswith(f".venv/bin/lakehouse stack {verb} ")
+    ]
+    return command
 
 
 @pytest.fixture(scope="session")
 def stack_sandbox() -> Iterator[tuple[str, object]]:
-    """The chess.com sandbox with one generated player, about three months to now."""
+    """The chess.com sandbox with a generated player, about three months to now (and
+    README's player NAME, since last month)."""
     from spark_jobs.sandbox import ChessComApp, ChessComStore, SandboxServer
     from spark_jobs.sandbox.chesscom_generator import generate_history_until
 
@@ -131,6 +159,9 @@ def stack_sandbox() -> Iterator[tuple[str, object]]:
     start = (now.replace(day=1) - timedelta(days=62)).strftime("%Y-%m")
     store = ChessComStore()
     store.add_player(STACK_PLAYER, generate_history_until(STACK_PLAYER, start, now))
+    # README's `lakehouse ingest chesscom -p NAME` (chess.com names are case-insensitive).
+    last_month = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    store.add_player(README_PLAYER, generate_history_until(README_PLAYER, last_month, now))
     with SandboxServer() as server:
         server.mount("chesscom", ChessComApp(store))
         yield server.base_url("chesscom"), store
