@@ -8,6 +8,8 @@ failed job leaves the table as it was and a rerun converges to the same rows.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -136,7 +138,8 @@ def merge(
     if target_filter:
         on += f" AND ({target_filter})"
     newer = f" AND s.`{newer_than}` >= t.`{newer_than}`" if newer_than else ""
-    spark.sql(
+    _run_merge(
+        spark,
         f"MERGE INTO {spec.identifier} t USING {view} s ON {on} "
         "WHEN MATCHED AND s._delete THEN DELETE "
         f"WHEN MATCHED AND NOT s._delete{newer} THEN UPDATE SET "
@@ -145,6 +148,25 @@ def merge(
         + ", ".join(cols)
         + ") VALUES ("
         + ", ".join(f"s.{c}" for c in cols)
-        + ")"
+        + ")",
     )
     spark.catalog.dropTempView(view)
+
+
+# Another process committed to the table between this MERGE's scan and its commit (two
+# sources' ingests closing their runs in the one run log, two accounts of one source):
+# Iceberg refuses the commit and the table stays as it was, so the MERGE runs again on
+# the new snapshot. Found by the crash suite's writers-at-once case.
+_CONFLICT_MARKERS = ("concurrently modified", "CommitFailedException", "ValidationException")
+MERGE_ATTEMPTS = 5
+
+
+def _run_merge(spark: SparkSession, sql: str) -> None:
+    for attempt in range(1, MERGE_ATTEMPTS + 1):
+        try:
+            spark.sql(sql)
+            return
+        except Exception as exc:
+            if attempt == MERGE_ATTEMPTS or not any(m in str(exc) for m in _CONFLICT_MARKERS):
+                raise
+            time.sleep(attempt * 0.5 + random.random())

@@ -87,7 +87,7 @@ def kill_at(
     return time.monotonic() - began, seen[-1].strip()
 
 
-def _catalog(home: Path):
+def catalog_of(home: Path):
     from spark_jobs.common.catalog import load_pyiceberg_catalog
     from spark_jobs.settings import load_settings
 
@@ -131,7 +131,7 @@ def table_hash(
 ) -> Digest:
     """The Digest of a table's rows (or of the rows matching `where`), `ignore`d columns
     left out too."""
-    loaded = _catalog(home).load_table(table)
+    loaded = catalog_of(home).load_table(table)
     scan = loaded.scan(row_filter=where) if where else loaded.scan()
     rows = scan.to_arrow().to_pylist()
     if table.endswith("_responses"):
@@ -144,7 +144,7 @@ def table_hash(
 
 def tables(home: Path, namespace: str, prefix: str = "") -> list[str]:
     return sorted(
-        ".".join(t) for t in _catalog(home).list_tables(namespace) if t[-1].startswith(prefix)
+        ".".join(t) for t in catalog_of(home).list_tables(namespace) if t[-1].startswith(prefix)
     )
 
 
@@ -170,7 +170,7 @@ def fingerprint(home: Path, groups: list[str]) -> dict[str, Digest]:
 
 def left_behind(home: Path, source: str | None) -> str:
     """What a killed run left: responses in raw and rows in bronze (or marts on main)."""
-    catalog = _catalog(home)
+    catalog = catalog_of(home)
 
     def rows(table: str) -> int:
         if not catalog.table_exists(table):

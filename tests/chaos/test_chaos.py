@@ -34,6 +34,7 @@ from tests.chaos.crash import (
     RESULTS,
     Digest,
     Result,
+    catalog_of,
     fingerprint,
     kill_at,
     left_behind,
@@ -198,14 +199,28 @@ def test_a_run_killed_here_is_completed_by_the_next_run(
     assert not result.mismatches, f"after the kill at {line!r}: {result.mismatches}"
 
 
+def _bronze_exists(home: Path) -> bool:
+    from spark_jobs.common.catalog import _sqlite_catalog_initialised
+
+    # Not before an ingest made the catalog file: pyiceberg would create its tables first.
+    if not _sqlite_catalog_initialised(f"jdbc:sqlite:{home / 'catalog.db'}"):
+        return False
+    catalog = catalog_of(home)
+    return ("bronze",) in catalog.list_namespaces() and bool(catalog.list_tables("bronze"))
+
+
 @pytest.mark.skipif(
     os.environ.get("LAKEHOUSE_CHAOS") != "all",
     reason="make chaos runs it (4 JVMs at once: ~3.5 min of CI's budget; "
     "tests/integration/test_concurrency.py runs two ingests at once in every CI run)",
 )
 def test_every_writer_at_once_equals_the_serial_run(lakehouse: Lakehouse) -> None:
-    """Two ingests of one player, the Oura ingest and a transform, started together with
-    --wait: none fails; one more transform then gives exactly the clean run's marts."""
+    """Two ingests of one player, the Oura ingest and a transform, run together with
+    --wait: none fails; one more transform then gives exactly the clean run's marts.
+
+    The transform starts once a bronze table exists (so while the ingests fetch
+    and MERGE): on a lakehouse without any, it rightly stops with exit 2 and "no bronze
+    table exists yet"."""
     lakehouse.clean_marts()
     lakehouse.reset("empty")
     cwd = lakehouse.home.parent
@@ -216,7 +231,11 @@ def test_every_writer_at_once_equals_the_serial_run(lakehouse: Lakehouse) -> Non
         ["transform", "--wait"],
     ]
     began = time.monotonic()
-    procs = [start(args, lakehouse.env, cwd) for args in commands]
+    procs = [start(args, lakehouse.env, cwd) for args in commands[:-1]]
+    while not _bronze_exists(lakehouse.home):
+        assert time.monotonic() - began < 300, "no ingest created a bronze table in 5 min"
+        time.sleep(0.5)
+    procs.append(start(commands[-1], lakehouse.env, cwd))
     outputs = [p.communicate(timeout=900)[0] for p in procs]
     for args, proc, out in zip(commands, procs, outputs, strict=True):
         assert proc.returncode == 0, f"lakehouse {' '.join(args)}: rc {proc.returncode}\n{out}"
