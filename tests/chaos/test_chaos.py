@@ -1,7 +1,7 @@
 """The crash suite: kill -9 anywhere, rerun, and the lakehouse is as if nothing happened.
 
     make chaos          # every kill point (LAKEHOUSE_CHAOS=all .venv/bin/pytest tests/chaos)
-    .venv/bin/pytest tests/chaos   # the three points CI runs (see POINTS)
+    .venv/bin/pytest tests/chaos   # what CI runs: three points (see POINTS), writers at once
 
 One person (chess.com games for about three months, twelve days of Oura ring data) is
 served by the in-process sandbox. A clean run (ingest chesscom, ingest oura, transform)
@@ -209,11 +209,6 @@ def _bronze_exists(home: Path) -> bool:
     return ("bronze",) in catalog.list_namespaces() and bool(catalog.list_tables("bronze"))
 
 
-@pytest.mark.skipif(
-    os.environ.get("LAKEHOUSE_CHAOS") != "all",
-    reason="make chaos runs it (4 JVMs at once: ~3.5 min of CI's budget; "
-    "tests/integration/test_concurrency.py runs two ingests at once in every CI run)",
-)
 def test_every_writer_at_once_equals_the_serial_run(lakehouse: Lakehouse) -> None:
     """Two ingests of one player, the Oura ingest and a transform, run together with
     --wait: none fails; one more transform then gives exactly the clean run's marts.
