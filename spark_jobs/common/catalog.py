@@ -247,7 +247,8 @@ def _create_sqlite_catalog_tables(path: Path) -> None:
 def check_catalog_reachable(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> None:
     """Fail fast, before Spark starts, when the catalog cannot be reached.
 
-    embedded: the SQLite file's folder can be created and written. postgres: a TCP
+    embedded: the SQLite file's folder can be created and written (and Iceberg's catalog
+    tables are created in the file if missing, see `_create_sqlite_catalog_tables`). postgres: a TCP
     connection to the JDBC URI's host:port (any of them, for a multi-host URI). rest: a
     TCP connection to the URL's host:port. glue: nothing (AWS answers, or the SDK says
     why). Only the port is tried: credentials and the database itself are the driver's.
