@@ -22,7 +22,7 @@ from airflow.sdk import dag
 from lakehouse_dags import tasks
 from lakehouse_dags.config import PipelineConfig
 
-SOURCES = ("chesscom", "oura")
+SOURCES = ("chesscom", "oura", "whoop")
 """The sources whose bronze Asset triggers this DAG (their DAG files ingest them)."""
 
 

@@ -872,7 +872,7 @@ def dashboards_refresh() -> None:
     multiple=True,
     default=("demo_player",),
     show_default=True,
-    help="Fictional person (a chess.com player who wears an Oura ring); repeatable.",
+    help="Fictional person (a chess.com player who wears an Oura ring and a WHOOP); repeatable.",
 )
 @click.option("--since", default="2022-01", show_default=True, metavar="YYYY-MM")
 @click.option(
@@ -886,11 +886,12 @@ def demo(players: Sequence[str], since: str, no_serve: bool, host: str, port: in
     """Run the whole pipeline offline on the embedded lakehouse, ending in Superset.
 
     Starts the API sandbox (every source) on a free local port with fictional people:
-    chess games from --since to today, and Oura nights and days for the last year (at
-    most); ingests every source (raw -> bronze) twice, the second time incrementally,
-    builds the dbt marts, imports the Chess and Health dashboards into Superset and serves
-    them (Ctrl-C stops it). Nothing leaves this machine; the lakehouse lives under
-    LAKEHOUSE_HOME (default ./.lakehouse).
+    chess games from --since to today, Oura nights and days for the last year and WHOOP
+    cycles, sleeps and workouts for the last 150 days (at most); ingests every source
+    (raw -> bronze) twice, the second time incrementally, builds the dbt marts, imports
+    the Chess and Health dashboards into Superset and serves them (Ctrl-C stops it).
+    Nothing leaves this machine; the lakehouse lives under LAKEHOUSE_HOME (default
+    ./.lakehouse).
     """
     from spark_jobs.common.errors import ConfigError
     from spark_jobs.demo import run_demo

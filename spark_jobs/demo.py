@@ -3,12 +3,13 @@
     make demo          # or: lakehouse demo
 
 Starts the API sandbox on a free local port with every registered source's app and one
-fictional person (a chess.com player who also wears an Oura ring), runs the real
-ingestion of every source against it (the same code that talks to the real APIs), then runs
-it a second time to show the incremental path (conditional requests, final periods
-skipped), builds the dbt marts through the write-audit-publish gate (`lakehouse
-transform`), imports the dashboards into Superset (`lakehouse dashboards import`) and
-serves them (`lakehouse dashboards serve`; `--no-serve` stops after the import).
+fictional person (a chess.com player who also wears an Oura ring, and a WHOOP for the
+last 150 days), runs the real ingestion of every source against it (the same code that
+talks to the real APIs), then runs it a second time to show the incremental path
+(conditional requests, final periods skipped), builds the dbt marts through the
+write-audit-publish gate (`lakehouse transform`), imports the dashboards into Superset
+(`lakehouse dashboards import`) and serves them (`lakehouse dashboards serve`;
+`--no-serve` stops after the import).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from functools import cache
 from spark_jobs.common.errors import ConfigError
 from spark_jobs.common.source import Source
 
-REGISTERED: tuple[str, ...] = ("chesscom", "oura")
+REGISTERED: tuple[str, ...] = ("chesscom", "oura", "whoop")
 
 
 @cache

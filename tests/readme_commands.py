@@ -133,8 +133,8 @@ def readme_block(heading: str, index: int = 0, path: Path = README) -> Block:
 # A user's shell after `make setup` in a fresh clone: the system PATH (no venv), none of
 # the project's variables; a test adds only the sandbox's URLs, a LAKEHOUSE_HOME and ports.
 _DROPPED_PREFIXES = (
-    "LAKEHOUSE_", "CHESSCOM_", "OURA_", "PYSPARK_", "TRINO_", "SUPERSET_", "AIRFLOW_VAR_",
-    "AWS_",
+    "LAKEHOUSE_", "CHESSCOM_", "OURA_", "WHOOP_", "PYSPARK_", "TRINO_", "SUPERSET_",
+    "AIRFLOW_VAR_", "AWS_",
 )  # fmt: skip
 _DROPPED = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "SPARK_HOME", "DBT_TARGET", "BROWSER")
 

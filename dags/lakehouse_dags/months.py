@@ -45,9 +45,12 @@ def months_in_interval(start: datetime, end: datetime) -> tuple[str, str]:
     return f"{first:%Y-%m}", f"{last:%Y-%m}"
 
 
-def month_from(start: datetime, end: datetime) -> str:
-    """`months_in_interval(start, end)[0]`: the `--from` month (a Jinja macro)."""
-    return months_in_interval(start, end)[0]
+def month_from(start: datetime, end: datetime, overlap: int = 0) -> str:
+    """`months_in_interval(start, end)[0]`: the `--from` month (a Jinja macro); with
+    `overlap`, the month `overlap` days before the interval starts (WHOOP re-reads a week)."""
+    if overlap < 0:
+        raise ValueError(f"overlap must be >= 0 days, got {overlap}")
+    return months_in_interval(_utc(start) - timedelta(days=overlap), end)[0]
 
 
 def month_to(start: datetime, end: datetime) -> str:

@@ -1,6 +1,7 @@
 """Task factories shared by the lakehouse DAGs: each source DAG ingests, one DAG transforms.
 
-Every source DAG (chesscom_daily, chesscom_monthly, oura_daily) ends with its ingestion:
+Every source DAG (chesscom_daily, chesscom_monthly, oura_daily, whoop_daily) ends with its
+ingestion:
 
 1. `spark_conf` (spark-submit only): `lakehouse spark-conf` writes the Spark properties of
    this deployment (jars, `lake` catalog; no secrets) to a file the next task submits with.
@@ -47,6 +48,12 @@ DAY_MACROS = {"day_from": day_from, "day_to": day_to}
 FROM_MONTH = "{{ month_from(data_interval_start, data_interval_end) }}"
 TO_MONTH = "{{ month_to(data_interval_start, data_interval_end) }}"
 TO_DAY = "{{ day_to(data_interval_start, data_interval_end) }}"
+
+
+def from_month(overlap: int) -> str:
+    """The `--from` template of a monthly-read daily DAG: the month of its interval's first
+    day minus `overlap` days."""
+    return f"{{{{ month_from(data_interval_start, data_interval_end, {int(overlap)}) }}}}"
 
 
 def from_day(overlap: int) -> str:

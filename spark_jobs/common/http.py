@@ -131,6 +131,11 @@ class HttpClient:
         auth: optional callable returning extra headers per request (OAuth bearer tokens);
             `on_unauthorized` is called once on a 401 and the request is retried.
         min_interval: minimum seconds between two requests (a simple rate limit).
+        pace: optional callable given each response's headers, returning seconds to wait
+            before the next request (an API that announces its remaining quota, WHOOP's
+            X-RateLimit-*, is slowed down before it answers 429).
+        retry_after_headers: the headers a 429/503 names its wait in, first found wins.
+        page_token_param: the query parameter that asks for the next page (`get_pages`).
         sleep: injectable for tests.
     """
 
@@ -144,6 +149,9 @@ class HttpClient:
         auth: Callable[[], Mapping[str, str]] | None = None,
         on_unauthorized: Callable[[], None] | None = None,
         min_interval: float = 0.0,
+        pace: Callable[[Mapping[str, str]], float] | None = None,
+        retry_after_headers: tuple[str, ...] = ("Retry-After",),
+        page_token_param: str = "next_token",
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
     ) -> None:
@@ -155,10 +163,14 @@ class HttpClient:
         self.auth = auth
         self.on_unauthorized = on_unauthorized
         self.min_interval = min_interval
+        self.pace = pace
+        self.retry_after_headers = retry_after_headers
+        self.page_token_param = page_token_param
         self.sleep = sleep
         self.rng = random.Random(seed)
         self.stats = RequestStats()
         self._last_request = 0.0
+        self._paused_until = 0.0
 
     def url_for(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):
@@ -175,12 +187,22 @@ class HttpClient:
         self.close()
 
     def _throttle(self) -> None:
-        if self.min_interval <= 0:
+        if self.min_interval <= 0 and self._paused_until <= 0:
             return
-        wait = self._last_request + self.min_interval - time.monotonic()
+        now = time.monotonic()
+        wait = max(self._last_request + self.min_interval, self._paused_until) - now
         if wait > 0:
+            if wait >= 1:
+                log.info("pausing %.0f s for the API's rate limit", wait)
             self.sleep(wait)
+        self._paused_until = 0.0
         self._last_request = time.monotonic()
+
+    def _paced(self, headers: Mapping[str, str]) -> None:
+        if self.pace is not None:
+            wait = self.pace(headers)
+            if wait > 0:
+                self._paused_until = time.monotonic() + wait
 
     def get(
         self,
@@ -217,6 +239,7 @@ class HttpClient:
                 wait = self.policy.backoff(attempt, self.rng)
             else:
                 status = resp.status_code
+                self._paced(resp.headers)
                 if status == 401 and self.on_unauthorized is not None and not refreshed_auth:
                     refreshed_auth = True
                     self.on_unauthorized()
@@ -233,7 +256,8 @@ class HttpClient:
                         attempts=attempt,
                     )
                 last_problem = f"HTTP {status}"
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                named = (resp.headers.get(h) for h in self.retry_after_headers)
+                retry_after = parse_retry_after(next((v for v in named if v), None))
                 if retry_after is not None:
                     wait = min(retry_after, self.policy.retry_after_max)
                 else:
@@ -260,21 +284,23 @@ class HttpClient:
         path_or_url: str,
         *,
         params: Mapping[str, str | int] | None = None,
-        token_param: str = "next_token",
+        token_param: str | None = None,
         token_field: str = "next_token",
         max_pages: int = 10_000,
     ) -> Iterator[ApiResponse]:
         """GET every page of a cursor-paginated collection, one response per page.
 
-        The next page is requested with the same `params` plus `token_param` set to the
-        previous body's `token_field`, until that field is null or absent. A page that is not
-        a 200 with a JSON object body is yielded and ends the walk: the caller decides what it
-        means (it is kept in raw like every other response).
+        The next page is requested with the same `params` plus `token_param` (default: the
+        client's `page_token_param`) set to the previous body's `token_field`, until that
+        field is null or absent. A page that is not a 200 with a JSON object body is yielded
+        and ends the walk: the caller decides what it means (it is kept in raw like every
+        other response).
 
         Raises:
             ApiError: retries were exhausted, or the API returned the same cursor twice.
         """
         base = dict(params or {})
+        token_param = token_param or self.page_token_param
         token: str | None = None
         seen: set[str] = set()
         for _ in range(max_pages):

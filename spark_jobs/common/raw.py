@@ -9,7 +9,7 @@ never loses data, and bronze can be rebuilt from raw without calling the API aga
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -142,3 +142,74 @@ def latest_payloads(raw: DataFrame, keys: Sequence[str] = ("account", "period"))
         raw["run_id"] == newest["_r"],
     ]
     return raw.join(F.broadcast(newest), cond, "left_semi")
+
+
+def newest_complete_fetches(spark: SparkSession, raw: DataFrame) -> tuple[DataFrame, set[str]]:
+    """Raw pages of the newest complete, well-formed fetch per (account, resource, period),
+    and the resources that have any.
+
+    A fetch is one run's pages of one window; it is complete when one of its pages has no
+    `next_token` (a walk cut by an error is not), and well-formed when every page is a JSON
+    object (a truncated or HTML body is not; cheap string checks, no parse).
+    """
+    keys = ["account", "resource", "period", "run_id"]
+    body = F.trim(F.col("payload"))
+    well_formed = body.startswith("{") & body.endswith("}")
+    last_page = F.get_json_object("payload", "$.next_token").isNull()
+    fetches = raw.groupBy(*keys).agg(
+        F.max("fetched_at").alias("_at"),
+        F.max(last_page.cast("int")).alias("_complete"),
+        F.min(well_formed.cast("int")).alias("_well_formed"),
+    )
+    newest = (
+        fetches.where((F.col("_complete") == 1) & (F.col("_well_formed") == 1))
+        .groupBy("account", "resource", "period")
+        .agg(F.max(F.struct("_at", "run_id")).alias("_n"))
+        .select("account", "resource", "period", F.col("_n.run_id").alias("run_id"))
+    )
+    # Computed once (one pass over raw), then a small literal table every endpoint joins.
+    rows = newest.collect()
+    chosen = spark.createDataFrame(rows, newest.schema)
+    return raw.join(F.broadcast(chosen), keys, "left_semi"), {r.resource for r in rows}
+
+
+def rebuild_from_raw(
+    spark: SparkSession,
+    source: str,
+    tables: Mapping[str, TableSpec],
+    rows_of: Callable[[str, DataFrame], DataFrame],
+    merge_into: Callable[[SparkSession, str, DataFrame, str | None], None],
+    accounts: Sequence[str] | None = None,
+) -> int:
+    """Rebuild a paged source's bronze tables from raw alone (no API calls): per (account,
+    resource, period) the newest complete, well-formed read wins (`newest_complete_fetches`).
+    Returns the number of rows the rebuilt accounts now have across the tables.
+
+    Args:
+        tables: resource name -> its bronze table (raw `resource` = the name).
+        rows_of: (resource, its raw pages) -> bronze rows, unique on the table's keys.
+        merge_into: (spark, resource, raw pages, scope) -> MERGE them, mirroring `scope`.
+        accounts: without them each table is replaced in one commit; with them, their rows
+            are mirrored by a MERGE (other accounts untouched).
+    """
+    from spark_jobs.common.iceberg import conform
+
+    ensure_table(spark, raw_table(source))
+    raw = read_raw(spark, source, resources=list(tables), accounts=accounts)
+    # No persist(): a cached scan ahead of a MERGE makes the SQLite catalog report
+    # SQLITE_BUSY at commit (see chesscom.ingest.merge_games); raw is re-read per table.
+    pages, present = newest_complete_fetches(spark, raw)
+    total = 0
+    for name, spec in tables.items():
+        ensure_table(spark, spec)
+        if accounts:
+            scope = "account IN (" + ", ".join(f"'{a}'" for a in accounts) + ")"
+            if name in present:
+                merge_into(spark, name, pages.where(F.col("resource") == name), scope)
+            table = spark.table(spec.identifier).where(F.col("account").isin(list(accounts)))
+        else:
+            rows = rows_of(name, pages.where(F.col("resource") == name))
+            conform(rows, spec.schema).writeTo(spec.identifier).overwrite(F.lit(True))
+            table = spark.table(spec.identifier)
+        total += table.count()
+    return total

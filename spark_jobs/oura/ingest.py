@@ -32,7 +32,7 @@ from spark_jobs.common.http import ApiResponse
 from spark_jobs.common.iceberg import append, latest_by_key, merge
 from spark_jobs.common.ingest import AccountRun, Fetch, Fetched, SourceIngest
 from spark_jobs.common.periods import month_windows
-from spark_jobs.common.raw import raw_table, read_raw
+from spark_jobs.common.raw import rebuild_from_raw
 from spark_jobs.oura.client import ENDPOINTS, OuraClient, check_collection_body, explain_status
 from spark_jobs.oura.client import window_params as request_params
 from spark_jobs.oura.schemas import TABLES
@@ -231,60 +231,8 @@ class OuraIngest(SourceIngest):
             merge_endpoint(spark, name, pages, _scope(name, account, periods))
 
 
-def newest_complete_fetches(spark: SparkSession, raw: DataFrame) -> tuple[DataFrame, set[str]]:
-    """Raw pages of the newest complete, well-formed fetch per (account, resource, period),
-    and the resources that have any.
-
-    A fetch is one run's pages of one window; it is complete when one of its pages has no
-    `next_token` (a walk cut by an error is not), and well-formed when every page is a JSON
-    object (a truncated or HTML body is not; cheap string checks, no parse).
-    """
-    keys = ["account", "resource", "period", "run_id"]
-    body = F.trim(F.col("payload"))
-    well_formed = body.startswith("{") & body.endswith("}")
-    last_page = F.get_json_object("payload", "$.next_token").isNull()
-    fetches = raw.groupBy(*keys).agg(
-        F.max("fetched_at").alias("_at"),
-        F.max(last_page.cast("int")).alias("_complete"),
-        F.min(well_formed.cast("int")).alias("_well_formed"),
-    )
-    newest = (
-        fetches.where((F.col("_complete") == 1) & (F.col("_well_formed") == 1))
-        .groupBy("account", "resource", "period")
-        .agg(F.max(F.struct("_at", "run_id")).alias("_n"))
-        .select("account", "resource", "period", F.col("_n.run_id").alias("run_id"))
-    )
-    # Computed once (one pass over raw), then a small literal table every endpoint joins.
-    rows = newest.collect()
-    chosen = spark.createDataFrame(rows, newest.schema)
-    return raw.join(F.broadcast(chosen), keys, "left_semi"), {r.resource for r in rows}
-
-
 def rebuild_bronze(spark: SparkSession, accounts: Sequence[str] | None = None) -> int:
     """Rebuild every `bronze.oura_*` table from raw alone (no API calls); returns the
-    number of rows the rebuilt accounts now have across the tables.
-
-    Without `accounts` each table is replaced in one commit; with them, their rows are
-    mirrored by a MERGE (other accounts untouched).
-    """
-    from spark_jobs.common.iceberg import conform, ensure_table
-
-    ensure_table(spark, raw_table(SOURCE))
-    raw = read_raw(spark, SOURCE, resources=list(TABLES), accounts=accounts)
-    # No persist(): a cached scan ahead of a MERGE makes the SQLite catalog report
-    # SQLITE_BUSY at commit (see chesscom.ingest.merge_games); raw is re-read per table.
-    pages, present = newest_complete_fetches(spark, raw)
-    total = 0
-    for name, spec in TABLES.items():
-        ensure_table(spark, spec)
-        if accounts:
-            scope = "account IN (" + ", ".join(f"'{a}'" for a in accounts) + ")"
-            if name in present:
-                merge_endpoint(spark, name, pages.where(F.col("resource") == name), scope)
-            table = spark.table(spec.identifier).where(F.col("account").isin(list(accounts)))
-        else:
-            rows = _bronze_rows(name, pages.where(F.col("resource") == name))
-            conform(rows, spec.schema).writeTo(spec.identifier).overwrite(F.lit(True))
-            table = spark.table(spec.identifier)
-        total += table.count()
-    return total
+    number of rows the rebuilt accounts now have across the tables (see
+    `common.raw.rebuild_from_raw`)."""
+    return rebuild_from_raw(spark, SOURCE, TABLES, _bronze_rows, merge_endpoint, accounts)

@@ -22,6 +22,7 @@ from spark_jobs.sandbox.server import (
     SourceApp,
     run_sandbox,
 )
+from spark_jobs.sandbox.whoop import WhoopApp, WhoopStore
 
 __all__ = [
     "FAULT_KINDS",
@@ -35,5 +36,7 @@ __all__ = [
     "SandboxResponse",
     "SandboxServer",
     "SourceApp",
+    "WhoopApp",
+    "WhoopStore",
     "run_sandbox",
 ]

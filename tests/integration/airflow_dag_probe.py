@@ -19,7 +19,11 @@ from typing import Any
 # Months whose data intervals the test checks: run_after -> the interval the timetable gives.
 RUN_AFTER = ("2024-03-01T05:00:00+00:00", "2025-01-01T00:00:00+00:00")
 # What `var.value.<name>` gives when the templates are rendered here (no metadata DB).
-VARIABLES = {"chesscom_players": "hikaru, magnuscarlsen", "oura_accounts": "me"}
+VARIABLES = {
+    "chesscom_players": "hikaru, magnuscarlsen",
+    "oura_accounts": "me",
+    "whoop_accounts": "me",
+}
 
 
 def _condition(condition: Any) -> Any:

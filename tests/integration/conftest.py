@@ -39,7 +39,7 @@ class DemoLakehouse:
 
 
 def demo_env(home: Path, **extra: str) -> dict[str, str]:
-    drop = ("CHESSCOM_", "OURA_", "LAKEHOUSE_", "SUPERSET_", "TRINO_")
+    drop = ("CHESSCOM_", "OURA_", "WHOOP_", "LAKEHOUSE_", "SUPERSET_", "TRINO_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.update(LAKEHOUSE_HOME=str(home), SPARK_LOCAL_IP="127.0.0.1", **extra)
     return env

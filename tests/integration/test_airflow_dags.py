@@ -17,7 +17,12 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("airflow_dag_probe.py")
-SOURCE_DAGS = {"chesscom_daily": "chesscom", "chesscom_monthly": "chesscom", "oura_daily": "oura"}
+SOURCE_DAGS = {
+    "chesscom_daily": "chesscom",
+    "chesscom_monthly": "chesscom",
+    "oura_daily": "oura",
+    "whoop_daily": "whoop",
+}
 TRANSFORM = "lakehouse_transform"
 DAG_IDS = {*SOURCE_DAGS, TRANSFORM}
 
@@ -108,6 +113,22 @@ def test_oura_daily_rereads_an_overlap_before_its_interval(default_bag: dict[str
     assert tasks["ingest"]["upstream"] == ["spark_conf"]
 
 
+def test_whoop_daily_rereads_the_months_of_its_interval_and_the_week_before(
+    default_bag: dict[str, Any],
+) -> None:
+    dag = default_bag["dags"]["whoop_daily"]
+    assert dag["catchup"] is False
+    rendered = dag["rendered_ingest_args"]
+    # The interval 29 February: February alone, its week before is February too...
+    assert rendered["2024-03-01T05:00:00+00:00"] == [
+        "--source", "whoop", "--accounts", "me", "--from", "2024-02", "--to", "2024-02",
+    ]  # fmt: skip
+    # ...and 31 December's week before is December (a January interval's reaches into it:
+    # tests/unit/test_dag_months.py).
+    assert rendered["2025-01-01T00:00:00+00:00"][-4:] == ["--from", "2024-12", "--to", "2024-12"]
+    assert list(dag["tasks"]) == ["spark_conf", "ingest"]
+
+
 def test_oura_overlap_comes_from_the_environment(airflow_bin: Path, airflow_environ) -> None:
     bag = _probe(airflow_bin, airflow_environ(LAKEHOUSE_OURA_OVERLAP_DAYS="2"))
     rendered = bag["dags"]["oura_daily"]["rendered_ingest_args"]
@@ -149,7 +170,11 @@ def test_transform_runs_after_any_source_updated(default_bag: dict[str, Any]) ->
 
     dag = default_bag["dags"][TRANSFORM]
     assert dag["schedule_assets"] == {
-        "any": ["lakehouse://bronze/chesscom", "lakehouse://bronze/oura"]
+        "any": [
+            "lakehouse://bronze/chesscom",
+            "lakehouse://bronze/oura",
+            "lakehouse://bronze/whoop",
+        ]
     }
     # Every registered source's bronze triggers it, and every asset is some DAG's outlet.
     assert {f"lakehouse://bronze/{name}" for name in REGISTERED} <= set(

@@ -237,9 +237,9 @@ def test_dashboards_block(demo_lakehouse: DemoLakehouse, tmp_path: Path) -> None
 
 # --------------------------------------------------------------- your own data
 @pytest.fixture
-def own_data_sandbox() -> Iterator[tuple[dict[str, str], object, object]]:
-    """chess.com with the README's players, Oura with the person `me` (two weeks),
-    whose OAuth app is the sandbox's; the environment a user's .env would hold."""
+def own_data_sandbox() -> Iterator[tuple[dict[str, str], object, object, object]]:
+    """chess.com with the README's players, Oura and WHOOP with the person `me` (two weeks),
+    whose OAuth apps are the sandbox's; the environment a user's .env would hold."""
     from spark_jobs.sandbox import SandboxServer
     from spark_jobs.sandbox.chesscom import ChessComApp, ChessComStore
     from spark_jobs.sandbox.chesscom_generator import generate_history, generate_history_until
@@ -255,12 +255,19 @@ def own_data_sandbox() -> Iterator[tuple[dict[str, str], object, object]]:
     chess.add_player("your_username", generate_history_until("your_username", recent_month(1), now))
     for player in ("hikaru", "magnuscarlsen"):
         chess.add_player(player, generate_history(player, "2023-12", "2024-07"))
+    from spark_jobs.sandbox import whoop
+
     oura = OuraStore()
     oura.add_generated_person("me", now.date() - timedelta(days=14), now.date())
+    whoop_store = whoop.WhoopStore()
+    whoop_store.add_generated_person("me", now.date() - timedelta(days=14), now.date())
     with SandboxServer() as server:
         server.mount("chesscom", ChessComApp(chess))
         server.mount("oura", OuraApp(oura))
+        # The README's --from reads a month of the past per request: no pauses for 100/min.
+        server.mount("whoop", whoop.WhoopApp(whoop_store, rate_limit_minute=10_000))
         base = server.base_url("oura")
+        whoop_base = server.base_url("whoop")
         env = {
             "CHESSCOM_API_BASE": server.base_url("chesscom"),
             "OURA_API_BASE": base,
@@ -269,22 +276,27 @@ def own_data_sandbox() -> Iterator[tuple[dict[str, str], object, object]]:
             "OURA_CLIENT_ID": DEFAULT_CLIENT_ID,
             "OURA_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
             "OURA_REDIRECT_URI": f"http://127.0.0.1:{free_port()}/callback",
+            "WHOOP_API_BASE": f"{whoop_base}/developer",
+            "WHOOP_OAUTH_BASE": f"{whoop_base}/oauth/oauth2",
+            "WHOOP_CLIENT_ID": whoop.DEFAULT_CLIENT_ID,
+            "WHOOP_CLIENT_SECRET": whoop.DEFAULT_CLIENT_SECRET,
+            "WHOOP_REDIRECT_URI": f"http://127.0.0.1:{free_port()}/callback",
         }
-        yield env, chess, oura
+        yield env, chess, oura, whoop_store
 
 
 BROWSER = """#!/bin/sh
 # The user's browser: opens the consent page (the sandbox approves it: a 302 to the
-# redirect URI), follows the redirect to `lakehouse auth oura`'s callback. In the
+# redirect URI), follows the redirect to `lakehouse auth oura`'s (or whoop's) callback. In the
 # background, as a browser is: `auth` waits on the callback once the browser started.
 ( curl -sS -L --max-time 60 -o "$0.page" "$1" >"$0.log" 2>&1 ) &
 """
 
 
 def test_own_data_block(own_data_sandbox, tmp_path: Path) -> None:
-    """cp .env.example .env, chess.com for your_username and two named players, Oura's
-    consent in a browser, its ingests, the transform and the status, as written."""
-    env_extra, chess, oura = own_data_sandbox
+    """cp .env.example .env, chess.com for your_username and two named players, Oura's and
+    WHOOP's consent in a browser, their ingests, the transform and the status, as written."""
+    env_extra, chess, oura, whoop_store = own_data_sandbox
     home = tmp_path / "lakehouse"
     browser = tmp_path / "browser"
     browser.write_text(BROWSER)
@@ -322,6 +334,13 @@ def test_own_data_block(own_data_sandbox, tmp_path: Path) -> None:
     nights = {r["day"] for r in _scan(home, "bronze.oura_daily_sleep") if r["account"] == "me"}
     served = {d["day"] for d in oura.documents("me", "daily_sleep")}
     assert served and {str(d) for d in nights} == {str(d) for d in served}
+
+    # WHOOP: the same, and every sleep (naps too) of `me` landed.
+    token = home / "secrets" / "whoop_me.json"
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    assert "Saved the WHOOP token of account me" in done.stdout
+    sleeps = {r["id"] for r in _scan(home, "bronze.whoop_sleep") if r["account"] == "me"}
+    assert sleeps and sleeps == {r["id"] for r in whoop_store.records("me", "sleep")}
 
     # The marts answer for both sources, and the status lists every account.
     assert {r["player"] for r in _scan(home, "marts.fct_chess_games")} >= {

@@ -60,6 +60,15 @@ def test_months_in_interval(start: datetime, end: datetime, expected: tuple[str,
     assert (months.month_from(start, end), months.month_to(start, end)) == expected
 
 
+def test_month_from_with_an_overlap_reaches_into_the_month_before() -> None:
+    # whoop_daily: the interval 3 January re-reads the week before it, so December too.
+    assert months.month_from(_utc(2025, 1, 3), _utc(2025, 1, 4), 7) == "2024-12"
+    assert months.month_from(_utc(2025, 1, 9), _utc(2025, 1, 10), 7) == "2025-01"
+    assert months.month_from(_utc(2025, 1, 3), _utc(2025, 1, 4)) == "2025-01"
+    with pytest.raises(ValueError, match="overlap"):
+        months.month_from(_utc(2025, 1, 3), _utc(2025, 1, 4), -1)
+
+
 def test_months_are_utc_months() -> None:
     # 2024-03-01 01:00 in UTC+02:00 is still February in UTC (chess.com archives are UTC).
     plus_two = timezone(timedelta(hours=2))

@@ -72,6 +72,36 @@ def test_429_honours_retry_after(scripted) -> None:
     assert resp.attempts == 2
 
 
+def test_429_wait_from_another_header_and_pacing_before_the_next_request(scripted) -> None:
+    """WHOOP: no Retry-After, the wait is X-RateLimit-Reset; and a `pace` callback slows
+    the client down before the next request when the quota is nearly spent."""
+    url, script = scripted
+    script.steps = [
+        (429, {"X-RateLimit-Reset": "12", "X-RateLimit-Remaining": "0"}, b""),
+        (200, {"X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "30"}, b"ok"),
+        (200, {"X-RateLimit-Remaining": "50", "X-RateLimit-Reset": "30"}, b"next"),
+    ]
+    sleeps: list[float] = []
+    paced: list[str | None] = []
+
+    def pace(headers) -> float:
+        paced.append(headers.get("X-RateLimit-Remaining"))
+        return 30.0 if headers.get("X-RateLimit-Remaining") == "1" else 0.0
+
+    client = HttpClient(
+        url,
+        policy=RetryPolicy(max_attempts=3, backoff_base=0.5, backoff_max=4),
+        pace=pace,
+        retry_after_headers=("Retry-After", "X-RateLimit-Reset"),
+        sleep=sleeps.append,
+    )
+    assert client.get("/a").body == b"ok"
+    assert sleeps == [12.0]  # the 429 waited X-RateLimit-Reset, not a jittered backoff
+    assert client.get("/b").body == b"next"
+    assert len(sleeps) == 2 and 29 < sleeps[1] <= 30  # paused before asking again
+    assert paced == ["0", "1", "50"]
+
+
 def test_5xx_storm_gives_up_with_a_clear_error(scripted) -> None:
     url, script = scripted
     script.steps = [(503, {}, b"")] * 4

@@ -22,7 +22,7 @@ from spark_jobs.sources import REGISTERED, all_sources, get_source
 
 def test_registry_loads_every_source_once():
     names = [s.name for s in all_sources()]
-    assert names == list(REGISTERED) == ["chesscom", "oura"]
+    assert names == list(REGISTERED) == ["chesscom", "oura", "whoop"]
     assert get_source("oura") is get_source("oura")
     with pytest.raises(ConfigError, match="unknown source 'nope'; use one of: chesscom, oura"):
         get_source("nope")
