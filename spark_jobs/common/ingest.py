@@ -422,3 +422,36 @@ def _logged_account(
         raise
     end("success" if result.ok else "failed", result, "\n".join(result.errors) or None)
     return result
+
+
+def ingest_each_account(
+    spark: SparkSession,
+    accounts: Sequence[str],
+    open_client: Callable[[str], object],
+    declare: Callable[[object], SourceIngest],
+    *,
+    now: datetime | None = None,
+    progress: Callable[[str], None] = log.info,
+) -> IngestReport:
+    """OAuth sources: one token, hence one client, per account (each person authorises
+    their own device). Runs `run_ingest` per account with `open_client(account)` (an
+    object with `.http` and `.close()`) and `declare(client)`; one combined report."""
+    combined: IngestReport | None = None
+    for account in accounts:
+        client = open_client(account)
+        try:
+            report = run_ingest(
+                spark, declare(client), client.http, [account], now=now, progress=progress
+            )
+        finally:
+            client.close()
+        if combined is None:
+            combined = report
+        else:
+            combined.results += report.results
+            combined.requests += report.requests
+            combined.not_modified += report.not_modified
+            combined.bytes_received += report.bytes_received
+    if combined is None:
+        raise ConfigError("name at least one account")
+    return combined

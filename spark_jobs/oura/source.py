@@ -93,36 +93,26 @@ class OuraSource(Source):
         progress: Callable[[str], None],
         now: datetime | None = None,
     ):
-        from spark_jobs.common.ingest import IngestReport
-        from spark_jobs.common.ingest import run_ingest as run_source_ingest
+        from spark_jobs.common.ingest import ingest_each_account
         from spark_jobs.oura.auth import OuraAuth
         from spark_jobs.oura.client import OuraClient
         from spark_jobs.oura.ingest import OuraIngest
 
-        combined: IngestReport | None = None
-        # One token, hence one client, per account (each person authorises their own ring).
-        for account in accounts:
-            client = OuraClient(source_settings, OuraAuth(source_settings, account))
-            try:
-                decl = OuraIngest(
-                    client, first=first, last=last, refresh=refresh,
-                    overlap_days=source_settings.overlap_days,
-                    history_start=source_settings.history_start,
-                )  # fmt: skip
-                report = run_source_ingest(
-                    spark, decl, client.http, [account], now=now, progress=progress
-                )
-            finally:
-                client.close()
-            if combined is None:
-                combined = report
-            else:
-                combined.results += report.results
-                combined.requests += report.requests
-                combined.not_modified += report.not_modified
-                combined.bytes_received += report.bytes_received
-        assert combined is not None  # accounts() never returns an empty list
-        return combined
+        return ingest_each_account(
+            spark,
+            accounts,
+            lambda account: OuraClient(source_settings, OuraAuth(source_settings, account)),
+            lambda client: OuraIngest(
+                client,
+                first=first,
+                last=last,
+                refresh=refresh,
+                overlap_days=source_settings.overlap_days,
+                history_start=source_settings.history_start,
+            ),
+            now=now,
+            progress=progress,
+        )
 
     def rebuild(self, spark, accounts: Sequence[str] | None) -> str:
         from spark_jobs.oura.ingest import rebuild_bronze
