@@ -161,6 +161,17 @@ _CONFLICT_MARKERS = ("concurrently modified", "CommitFailedException", "Validati
 MERGE_ATTEMPTS = 5
 
 
+def mirror(spark: SparkSession, df: DataFrame, spec: TableSpec, scope: str | None) -> None:
+    """Make the table's rows inside `scope` exactly `df` (newest per key wins, by
+    `_fetched_at`), in one commit: a MERGE that also deletes what `df` lacks there, or a
+    plain append when nothing in the table owns `scope` yet (a first read: the same commit
+    at a fraction of the cost, no target scan, no tombstones)."""
+    if scope and spark.table(spec.identifier).where(scope).isEmpty():
+        append(df, spec)
+        return
+    merge(spark, df, spec, newer_than="_fetched_at", delete_scope=scope)
+
+
 def _run_merge(spark: SparkSession, sql: str) -> None:
     for attempt in range(1, MERGE_ATTEMPTS + 1):
         try:

@@ -29,7 +29,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs.common.http import ApiResponse
-from spark_jobs.common.iceberg import append, latest_by_key, merge
+from spark_jobs.common.iceberg import latest_by_key, mirror
 from spark_jobs.common.ingest import AccountRun, Fetch, Fetched, SourceIngest
 from spark_jobs.common.periods import month_windows
 from spark_jobs.common.raw import rebuild_from_raw
@@ -129,14 +129,7 @@ def _bronze_rows(endpoint: str, raw: DataFrame) -> DataFrame:
 
 def merge_endpoint(spark: SparkSession, endpoint: str, raw: DataFrame, scope: str | None) -> None:
     """Parse raw pages of one endpoint and MERGE them into its bronze table (one commit)."""
-    spec = TABLES[endpoint]
-    newest = _bronze_rows(endpoint, raw)
-    if scope and spark.table(spec.identifier).where(scope).isEmpty():
-        # Nothing in bronze owns these windows yet (a first read): an append is the same
-        # commit as the MERGE at a fraction of its cost (no target scan, no tombstones).
-        append(newest, spec)
-        return
-    merge(spark, newest, spec, newer_than="_fetched_at", delete_scope=scope)
+    mirror(spark, _bronze_rows(endpoint, raw), TABLES[endpoint], scope)
 
 
 class OuraIngest(SourceIngest):

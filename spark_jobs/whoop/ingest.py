@@ -29,7 +29,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs.common.http import ApiResponse
-from spark_jobs.common.iceberg import append, latest_by_key, merge
+from spark_jobs.common.iceberg import latest_by_key, mirror
 from spark_jobs.common.ingest import AccountRun, Fetch, Fetched, SourceIngest
 from spark_jobs.common.periods import month_end, month_of, month_start, next_month_start
 from spark_jobs.common.raw import rebuild_from_raw
@@ -72,14 +72,7 @@ def bronze_rows(resource: str, raw: DataFrame) -> DataFrame:
 
 def merge_resource(spark: SparkSession, resource: str, raw: DataFrame, scope: str | None) -> None:
     """Parse raw responses of one resource and MERGE them into its bronze table."""
-    spec = TABLES[resource]
-    newest = bronze_rows(resource, raw)
-    if scope and spark.table(spec.identifier).where(scope).isEmpty():
-        # Nothing in bronze owns these months yet (a first read): an append is the same
-        # commit as the MERGE at a fraction of its cost.
-        append(newest, spec)
-        return
-    merge(spark, newest, spec, newer_than="_fetched_at", delete_scope=scope)
+    mirror(spark, bronze_rows(resource, raw), TABLES[resource], scope)
 
 
 PROBE = "first_month_probe"  # raw `resource` of the probes (not a bronze table)
