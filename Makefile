@@ -20,7 +20,7 @@ DEMO_ARGS ?=
 
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: help setup system-deps jars stack-deps airflow-env superset-env test lint fmt demo \
+.PHONY: help setup system-deps jars stack-deps airflow-env superset-env test test-all lint fmt demo \
 	chaos bench dist airflow dashboards stack-up stack-down clean
 
 help: ## List the targets
@@ -65,6 +65,9 @@ test: setup ## Lint, then run every test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-all: setup ## make test plus the extended tests (long runs other tests overlap)
+	LAKEHOUSE_EXTENDED=1 $(MAKE) test
 
 chaos: setup ## The crash suite: kill -9 at each point of ingest/rebuild/transform/publish, compare with a clean run
 	LAKEHOUSE_CHAOS=all $(BIN)/pytest tests/chaos $(PYTEST_ARGS)

@@ -10,6 +10,31 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# `make test-all` sets it: the tests marked `extended` run too (`make test` and CI leave
+# them out to keep the run within its hour; each says which other tests cover its parts).
+EXTENDED = os.environ.get("LAKEHOUSE_EXTENDED") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if EXTENDED:
+        return
+    left_out = [item for item in items if item.get_closest_marker("extended")]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker("extended")]
+        config.stash[_LEFT_OUT] = [item.nodeid for item in left_out]
+
+
+_LEFT_OUT = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    left_out = config.stash.get(_LEFT_OUT, [])
+    if left_out:
+        terminalreporter.write_line(
+            f"{len(left_out)} extended test(s) left out (`make test-all` runs them): "
+            + ", ".join(left_out)
+        )
 
 
 def recent_month(months_back: int, now: datetime | None = None) -> str:

@@ -109,38 +109,54 @@ try {
   }
   // Every chart holder shows either its chart or an error, and nothing is loading, once
   // no chart query has been in flight for 2 s.
-  for (const deadline = Date.now() + timeout; inFlight > 0 || Date.now() - lastChange < 2000; ) {
-    if (Date.now() > deadline) throw new Error(`chart queries still running after ${timeout} ms`);
-    await page.waitForTimeout(250);
-  }
-  await page.waitForFunction(
-    ({ holder, rendered, error, n }) => {
-      const holders = [...document.querySelectorAll(holder)];
-      if (holders.length < n) return false;
-      return holders.every(
-        (h) =>
-          (h.querySelector(rendered) || h.querySelector(error)) &&
-          !h.querySelector('.loading, [aria-label="loading"], [data-test="loading-indicator"]'),
-      );
-    },
-    { holder: HOLDER, rendered: RENDERED, error: ERROR, n: expected },
-  );
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.waitForTimeout(1500); // ECharts animations
-  report.charts = await page.$$eval(
-    HOLDER,
-    (holders, { rendered, error }) =>
-      holders.map((h) => ({
-        name: h.querySelector('[data-test-chart-name]')?.getAttribute('data-test-chart-name'),
-        rendered: Boolean(h.querySelector(rendered)),
-        error: h.querySelector(error)?.innerText ?? null,
-        bigNumber: h.querySelector('.header-line')?.innerText ?? null,
-        text: h.innerText.slice(0, 300),
-      })),
-    { rendered: RENDERED, error: ERROR },
-  );
+  const settle = async () => {
+    for (const deadline = Date.now() + timeout; inFlight > 0 || Date.now() - lastChange < 2000; ) {
+      if (Date.now() > deadline) throw new Error(`chart queries still running after ${timeout} ms`);
+      await page.waitForTimeout(250);
+    }
+    await page.waitForFunction(
+      ({ holder, rendered, error, n }) => {
+        const holders = [...document.querySelectorAll(holder)];
+        if (holders.length < n) return false;
+        return holders.every(
+          (h) =>
+            (h.querySelector(rendered) || h.querySelector(error)) &&
+            !h.querySelector('.loading, [aria-label="loading"], [data-test="loading-indicator"]'),
+        );
+      },
+      { holder: HOLDER, rendered: RENDERED, error: ERROR, n: expected },
+    );
+  };
+  // Still every chart on screen after the screenshot: Superset may re-mount the grid once
+  // more (a native filter applied late), and a screenshot taken then is an empty grid.
+  const stillRendered = () =>
+    page.$$eval(
+      HOLDER,
+      (holders, { rendered, error, n }) =>
+        holders.length >= n && holders.every((h) => h.querySelector(rendered) || h.querySelector(error)),
+      { rendered: RENDERED, error: ERROR, n: expected },
+    );
   fs.mkdirSync(path.dirname(screenshot), { recursive: true });
-  await page.screenshot({ path: screenshot, fullPage: true });
+  for (let attempt = 1; ; attempt += 1) {
+    await settle();
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.waitForTimeout(1500); // ECharts animations
+    report.charts = await page.$$eval(
+      HOLDER,
+      (holders, { rendered, error }) =>
+        holders.map((h) => ({
+          name: h.querySelector('[data-test-chart-name]')?.getAttribute('data-test-chart-name'),
+          rendered: Boolean(h.querySelector(rendered)),
+          error: h.querySelector(error)?.innerText ?? null,
+          bigNumber: h.querySelector('.header-line')?.innerText ?? null,
+          text: h.innerText.slice(0, 300),
+        })),
+      { rendered: RENDERED, error: ERROR },
+    );
+    await page.screenshot({ path: screenshot, fullPage: true });
+    report.screenshotAttempts = attempt;
+    if ((await stillRendered()) || attempt === 3) break;
+  }
 } catch (err) {
   report.fatal = String(err?.stack ?? err).slice(0, 2000);
 } finally {

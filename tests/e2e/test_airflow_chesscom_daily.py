@@ -30,7 +30,11 @@ from typing import IO
 import pytest
 
 # Six `airflow dags test` runs, each a spark-submit or a dbt build: slow on 2 busy cores.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+# extended (`make test-all`): its first day runs in every CI run on the stack
+# (tests/stack/test_stack_airflow.py, the same scenario code), the DAGs' parsing and
+# wiring in tests/integration/test_airflow_dags.py, the failing audit's publish-nothing
+# in tests/stack/test_stack.py and tests/integration/test_dbt_chess.py.
+pytestmark = [pytest.mark.slow, pytest.mark.extended, pytest.mark.timeout(3600)]
 
 PLAYER = "airflow_e2e_player"
 

@@ -66,7 +66,7 @@ RUNNERS: dict[tuple, str] = {
         0,
         "make demo   # set-up, then the whole pipeline offline on the embedded lakehouse",
     ): ("tests/integration/conftest.py::demo_lakehouse"),
-    ("Two commands", 0, "make test   # set-up, then every test (this is what CI runs: .ci/run)"): (
+    ("Two commands", 0, "make test   # set-up, then the tests (CI runs this: .ci/run)"): (
         ".ci/run"  # CI runs `make test` itself: see test_ci_runs_make_test
     ),
     ("Two commands", 1): f"{HERE}::test_queries_after_the_demo",
