@@ -61,7 +61,7 @@ $(GLUE_LIBS): $(STAMP) infra/glue/requirements-local.txt
 		--target $(VENV)/glue-libs -r infra/glue/requirements-local.txt
 	@touch $(GLUE_LIBS)
 
-test: setup ## Lint, then run every test
+test: setup ## Lint, then run the tests (test-all adds the extended ones)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
