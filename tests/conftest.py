@@ -11,8 +11,9 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # `make test-all` sets it: the tests marked `extended` run too (`make test` and CI leave
-# them out to keep the run within its hour; each says which other tests cover its parts).
+# them out to keep CI's run short; each says which other tests cover its parts).
 EXTENDED = os.environ.get("LAKEHOUSE_EXTENDED") == "1"
+_LEFT_OUT = pytest.StashKey[list[str]]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -21,11 +22,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     left_out = [item for item in items if item.get_closest_marker("extended")]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
-        items[:] = [item for item in items if not item.get_closest_marker("extended")]
+        items[:] = [item for item in items if item not in left_out]
         config.stash[_LEFT_OUT] = [item.nodeid for item in left_out]
-
-
-_LEFT_OUT = pytest.StashKey[list[str]]()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -107,35 +107,25 @@ try {
     await page.mouse.wheel(0, 600);
     await page.waitForTimeout(150);
   }
-  // Every chart holder shows either its chart or an error, and nothing is loading, once
-  // no chart query has been in flight for 2 s.
+  // In the page: every chart holder shows its chart or an error, and none is loading.
+  const chartsShown = ({ holder, rendered, error, n }) => {
+    const holders = [...document.querySelectorAll(holder)];
+    if (holders.length < n) return false;
+    return holders.every(
+      (h) =>
+        (h.querySelector(rendered) || h.querySelector(error)) &&
+        !h.querySelector('.loading, [aria-label="loading"], [data-test="loading-indicator"]'),
+    );
+  };
+  const shownArgs = { holder: HOLDER, rendered: RENDERED, error: ERROR, n: expected };
+  // Settled: no chart query in flight for 2 s, then every chart shown.
   const settle = async () => {
     for (const deadline = Date.now() + timeout; inFlight > 0 || Date.now() - lastChange < 2000; ) {
       if (Date.now() > deadline) throw new Error(`chart queries still running after ${timeout} ms`);
       await page.waitForTimeout(250);
     }
-    await page.waitForFunction(
-      ({ holder, rendered, error, n }) => {
-        const holders = [...document.querySelectorAll(holder)];
-        if (holders.length < n) return false;
-        return holders.every(
-          (h) =>
-            (h.querySelector(rendered) || h.querySelector(error)) &&
-            !h.querySelector('.loading, [aria-label="loading"], [data-test="loading-indicator"]'),
-        );
-      },
-      { holder: HOLDER, rendered: RENDERED, error: ERROR, n: expected },
-    );
+    await page.waitForFunction(chartsShown, shownArgs);
   };
-  // Still every chart on screen after the screenshot: Superset may re-mount the grid once
-  // more (a native filter applied late), and a screenshot taken then is an empty grid.
-  const stillRendered = () =>
-    page.$$eval(
-      HOLDER,
-      (holders, { rendered, error, n }) =>
-        holders.length >= n && holders.every((h) => h.querySelector(rendered) || h.querySelector(error)),
-      { rendered: RENDERED, error: ERROR, n: expected },
-    );
   fs.mkdirSync(path.dirname(screenshot), { recursive: true });
   for (let attempt = 1; ; attempt += 1) {
     await settle();
@@ -155,7 +145,9 @@ try {
     );
     await page.screenshot({ path: screenshot, fullPage: true });
     report.screenshotAttempts = attempt;
-    if ((await stillRendered()) || attempt === 3) break;
+    // Superset may mount the grid once more (a native filter applied late): a screenshot
+    // taken then is an empty grid, so it is taken again.
+    if ((await page.evaluate(chartsShown, shownArgs)) || attempt === 3) break;
   }
 } catch (err) {
   report.fatal = String(err?.stack ?? err).slice(0, 2000);
