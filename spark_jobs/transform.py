@@ -388,28 +388,41 @@ def _bronze_watermarks(spark, dbt_vars: dict[str, Any]) -> tuple[dict, dict[str,
 
     marks: dict[tuple[str, str], Any] = {}
     lookbacks: dict[str, int] = {}
+    newest_fetch: dict[str, Any] = {}  # per bronze table; several marts may watch one
+    marts: dict[str, tuple[dict[str, str], Any] | None] = {}  # (properties, newest date)
     for src, wm in ((source, w) for source in all_sources() for w in source.watermarks):
-        if not spark.catalog.tableExists(wm.bronze_table):
-            continue
-        newest_fetch = spark.sql(f"select max(_fetched_at) from {wm.bronze_table}").first()[0]
-        marks[(wm.mart, wm.bronze_table)] = newest_fetch
-        mart = f"{CATALOG_NAME}.{MARTS_SCHEMA}.{wm.mart}"
-        if not spark.catalog.tableExists(mart):
-            continue
-        props = {r[0]: r[1] for r in spark.sql(f"SHOW TBLPROPERTIES {mart}").collect()}
+        if wm.bronze_table not in newest_fetch:
+            newest_fetch[wm.bronze_table] = (
+                spark.sql(f"select max(_fetched_at) from {wm.bronze_table}").first()[0]
+                if spark.catalog.tableExists(wm.bronze_table)
+                else None
+            )
+        if newest_fetch[wm.bronze_table] is None:
+            continue  # no bronze table, or an empty one: nothing to widen for
+        marks[(wm.mart, wm.bronze_table)] = newest_fetch[wm.bronze_table]
+        if wm.mart not in marts:
+            mart = f"{CATALOG_NAME}.{MARTS_SCHEMA}.{wm.mart}"
+            marts[wm.mart] = None
+            if spark.catalog.tableExists(mart):
+                props = {r[0]: r[1] for r in spark.sql(f"SHOW TBLPROPERTIES {mart}").collect()}
+                newest = spark.sql(f"select max({wm.mart_column}) from {mart}").first()[0]
+                marts[wm.mart] = (props, newest)
+        if marts[wm.mart] is None or marts[wm.mart][1] is None:
+            continue  # no mart yet, or an empty one: its build reads all of bronze anyway
+        props, newest = marts[wm.mart]
         previous = props.get(_watermark_property(wm.bronze_table))
-        if previous is None:
-            continue
-        oldest = spark.sql(
-            f"select min({wm.event_column}) from {wm.bronze_table} "
-            f"where _fetched_at > timestamp '{previous}'"
-        ).first()[0]
-        newest = spark.sql(f"select max({wm.mart_column}) from {mart}").first()[0]
-        if oldest is None or newest is None:
+        # No watermark stored: the table had no rows at any publish of this mart so far
+        # (e.g. a WHOOP added to a lakehouse that already has Oura marts), so every row is
+        # new to the mart, however old.
+        since = f"where _fetched_at > timestamp '{previous}'" if previous else ""
+        oldest = spark.sql(f"select min({wm.event_column}) from {wm.bronze_table} {since}").first()[
+            0
+        ]
+        if oldest is None:
             continue
         oldest_day = oldest.date() if hasattr(oldest, "date") else oldest
         if src.period == "month":
-            # A re-fetched month is mirrored: games of it may have vanished from bronze
+            # A re-fetched month is mirrored: records of it may have vanished from bronze
             # before its oldest remaining one; the marts re-read (and delete) from its start.
             oldest_day = oldest_day.replace(day=1)
         # +2: mart dates are local dates, bronze times UTC; one more day of margin.

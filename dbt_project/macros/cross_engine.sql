@@ -94,3 +94,14 @@
 {% macro spark__utc_timestamp_literal(text) -%}
   timestamp '{{ text }}'
 {%- endmacro %}
+
+{#- The distinct values of a string column over a group, sorted and comma-joined. -#}
+{% macro sorted_distinct_list(column) -%}
+  {{ return(adapter.dispatch('sorted_distinct_list', 'lakehouse')(column)) }}
+{%- endmacro %}
+{% macro default__sorted_distinct_list(column) -%}
+  array_join(array_sort(array_agg(distinct {{ column }})), ',')
+{%- endmacro %}
+{% macro spark__sorted_distinct_list(column) -%}
+  array_join(array_sort(collect_set({{ column }})), ',')
+{%- endmacro %}

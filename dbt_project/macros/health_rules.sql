@@ -201,3 +201,80 @@ where {{ column }} < {{ min_value }} or {{ column }} > {{ max_value }}
 {{ 'union all' if not loop.last }}
 {%- endfor %}
 {% endtest %}
+
+{#- Milliseconds (WHOOP) to whole seconds, rounded half up. -#}
+{% macro whoop_seconds(milliseconds) -%}
+  cast(round(({{ milliseconds }}) / 1000.0) as integer)
+{%- endmacro %}
+
+{#- The groups of fct_daily_health: each group's columns come whole from one source per
+    day (never a mix of two devices' measures), so each has its own lineage columns
+    `<group>_source`, `<group>_record_id` and `<group>_run_id`. -#}
+{% macro health_source_groups() %}
+  {{ return(['sleep', 'recovery', 'activity']) }}
+{% endmacro %}
+
+{#- The columns of fct_daily_health after its key (account, year, month), in order, as
+    (name, kind, group): group is one of health_source_groups(), 'native' (a vendor's own
+    score, only ever from that vendor) or none (the day itself). The kinds are typed by
+    health_type. -#}
+{% macro health_canonical_columns() %}
+  {{ return([
+    ('day', 'date', none),
+    ('sources', 'string', none),
+    ('sleep_source', 'string', 'sleep'),
+    ('sleep_record_id', 'string', 'sleep'),
+    ('sleep_run_id', 'string', 'sleep'),
+    ('sleep_start_utc', 'timestamp', 'sleep'),
+    ('sleep_end_utc', 'timestamp', 'sleep'),
+    ('time_in_bed_s', 'integer', 'sleep'),
+    ('total_sleep_s', 'integer', 'sleep'),
+    ('deep_s', 'integer', 'sleep'),
+    ('rem_s', 'integer', 'sleep'),
+    ('light_s', 'integer', 'sleep'),
+    ('awake_s', 'integer', 'sleep'),
+    ('latency_s', 'integer', 'sleep'),
+    ('sleep_efficiency_pct', 'double', 'sleep'),
+    ('resp_rate', 'double', 'sleep'),
+    ('sleep_sessions', 'integer', 'sleep'),
+    ('nap_count', 'integer', 'sleep'),
+    ('recovery_source', 'string', 'recovery'),
+    ('recovery_record_id', 'string', 'recovery'),
+    ('recovery_run_id', 'string', 'recovery'),
+    ('resting_hr_bpm', 'double', 'recovery'),
+    ('hrv_rmssd_ms', 'double', 'recovery'),
+    ('spo2_pct', 'double', 'recovery'),
+    ('skin_temp_c', 'double', 'recovery'),
+    ('temp_deviation_c', 'double', 'recovery'),
+    ('activity_source', 'string', 'activity'),
+    ('activity_record_id', 'string', 'activity'),
+    ('activity_run_id', 'string', 'activity'),
+    ('energy_kcal', 'double', 'activity'),
+    ('steps', 'integer', 'activity'),
+    ('oura_sleep_score', 'double', 'native'),
+    ('oura_readiness_score', 'double', 'native'),
+    ('oura_activity_score', 'double', 'native'),
+    ('whoop_sleep_performance_pct', 'double', 'native'),
+    ('whoop_recovery_score', 'double', 'native'),
+    ('whoop_strain', 'double', 'native'),
+  ]) }}
+{% endmacro %}
+
+{#- The rank of `source_column` for an account (lower wins), when several sources measured
+    a group on one day: the account's `preferred_source` (health_accounts seed) first, then
+    the order of var health_source_preference, then any other source by name. -#}
+{% macro health_source_rank(source_column, preferred_column) -%}
+  case
+    when {{ source_column }} = {{ preferred_column }} then 0
+    {%- for name in var('health_source_preference') %}
+    when {{ source_column }} = '{{ name }}' then {{ loop.index }}
+    {%- endfor %}
+    else {{ var('health_source_preference') | length + 1 }}
+  end
+{%- endmacro %}
+
+{#- A text cell of the health_accounts seed, NULL when empty. dbt-spark loads an empty
+    CSV cell as the string 'None' (dbt-trino as NULL), so both mean "not set". -#}
+{% macro seed_text(column) -%}
+  case when {{ column }} in ('', 'None') then null else {{ column }} end
+{%- endmacro %}

@@ -30,15 +30,18 @@ class OuraSource(Source):
     period = "date"
     sandbox_module = "spark_jobs.sandbox.oura"
     needs_auth = True
+    # Both Oura-fed incremental marts: fct_daily_health's newest day can be later than
+    # daily_health's (a WHOOP worn after the ring), so its window needs its own widening.
     watermarks = tuple(
         Watermark(
             bronze_table=f"lake.bronze.oura_{name}",
             event_column="day",
-            mart="daily_health",
+            mart=mart,
             mart_column="day",
             lookback_var="health_lookback_days",
             default_days=7,
         )
+        for mart in ("daily_health", "fct_daily_health")
         for name in _DAILY
     )
     ingest_help = """Ingest Oura Ring data (API v2) into lake.bronze.oura_<endpoint>.

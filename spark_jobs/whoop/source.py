@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from spark_jobs.common.source import AccountOption, Source
+from spark_jobs.common.source import AccountOption, Source, Watermark
 
 
 class WhoopSource(Source):
@@ -24,6 +24,18 @@ class WhoopSource(Source):
     period = "month"
     sandbox_module = "spark_jobs.sandbox.whoop"
     needs_auth = True
+    # Every WHOOP day of the health marts is a sleep's wake-up day: a sleep backfilled
+    # before their window widens it (recoveries and cycles join through the sleep).
+    watermarks = (
+        Watermark(
+            bronze_table="lake.bronze.whoop_sleep",
+            event_column="start",
+            mart="fct_daily_health",
+            mart_column="day",
+            lookback_var="health_lookback_days",
+            default_days=7,
+        ),
+    )
     ingest_help = """Ingest WHOOP data (API v2) into lake.bronze.whoop_<resource>.
 
     Cycles, recoveries, sleeps (naps included) and workouts are read by calendar month

@@ -280,6 +280,10 @@ def test_demo_then_sql_in_every_format(demo_lakehouse) -> None:
     nights = _rows(home, "bronze.oura_daily_sleep", "demo_player")
     days = _rows(home, "marts.daily_health", "demo_player")
     assert len(nights) >= 55 and len(days) == len(nights)
+    # The demo person wears the ring and the strap: canonical days from both.
+    canonical = _rows(home, "marts.fct_daily_health", "demo_player")
+    assert len(canonical) >= len(nights)
+    assert "oura,whoop" in {r["sources"] for r in canonical}
     assert "Oura second run (incremental)" in out
 
     # The fixture ingested a second player (rival_player) before the demo.

@@ -1,23 +1,29 @@
-"""dbt health marts on the `local` target: hand-written Oura bronze rows -> dbt -> values.
+"""dbt health marts on the `local` target: hand-written Oura and WHOOP bronze rows -> dbt
+-> values.
 
-The bronze tables are created from `spark_jobs.oura.schemas.TABLES` and filled with a few
-rows written here by hand. The daily documents of 2024-11-11/12 copy the real recordings in
+The bronze tables are created from `spark_jobs.{oura,whoop}.schemas.TABLES` and filled with
+a few rows written here by hand. The daily documents of 2024-11-11/12 copy the real recordings in
 the shared Oura responses (`daily_{sleep,readiness,resilience,stress,activity}__2024-11-11_
 2024-11-12.json`); the long_sleep session copies `sleep__single_document.json` (moved to
 2024-11-11, its +02:00 bedtimes written as UTC); everything else is invented to hit one
 rule each (a longer nap, deleted sessions, heart-rate samples either side of midnight in
 Europe/Madrid). Expected values are worked out by hand in the comments, not recomputed
-with the models' logic.
+with the models' logic. The WHOOP rows (no real recordings exist) follow the v2 spec's
+shapes; the same person wears both devices for part of the time, so fct_daily_health has
+days from Oura alone, WHOOP alone and both.
 
 dbt runs in process on the test session's Spark (dbt-spark session mode), straight into
 `lake.marts` (no WAP wrapper: `lakehouse transform` is tested in test_dbt_chess.py). A
 second, incremental run rescores a day, adds one, deletes a day's only document and
-edits a day outside the lookback window, and the marts follow exactly as documented.
+edits a day outside the lookback window, WHOOP scores a pending sleep and deletes one, and
+the person's health_accounts row (written into a copy of the dbt project) now prefers
+WHOOP; the marts follow exactly as documented.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -35,7 +41,7 @@ ACCOUNT = "me"
 # sample at 23:30 UTC belongs to the next local day.
 TIMEZONE = "Europe/Madrid"
 DBT_VARS = f'{{"health_timezone": "{TIMEZONE}"}}'
-SELECT = "+daily_health+"
+SELECT = "+daily_health+ +fct_daily_health+ +fct_sleep_sessions+"
 ENDPOINTS = (
     "daily_sleep",
     "daily_readiness",
@@ -272,6 +278,173 @@ RUN_1: dict[str, list[dict[str, Any]]] = {
 }
 
 
+# ------------------------------------------------------------- WHOOP bronze rows, run 1
+def stages(in_bed: int, awake: int, light: int, deep: int, rem: int) -> dict[str, Any]:
+    """A scored WHOOP sleep's `score` (milliseconds)."""
+    return {
+        "stage_summary": {
+            "total_in_bed_time_milli": in_bed,
+            "total_awake_time_milli": awake,
+            "total_no_data_time_milli": 0,
+            "total_light_sleep_time_milli": light,
+            "total_slow_wave_sleep_time_milli": deep,
+            "total_rem_sleep_time_milli": rem,
+        }
+    }
+
+
+def vitals(score: float, rhr: float, hrv: float, spo2: float, skin: float) -> dict[str, Any]:
+    """A scored WHOOP recovery's `score`."""
+    return {
+        "user_calibrating": False,
+        "recovery_score": score,
+        "resting_heart_rate": rhr,
+        "hrv_rmssd_milli": hrv,
+        "spo2_percentage": spo2,
+        "skin_temp_celsius": skin,
+    }
+
+
+WHOOP_RUN_1: dict[str, list[dict[str, Any]]] = {
+    "sleep": [
+        # 11-11 (ends 06:30 UTC = 07:30 at +01:00): the night, and a nap the same day.
+        {
+            "id": "w-1111",
+            "cycle_id": 1001,
+            "start": utc("2024-11-10 22:40:00"),
+            "end": utc("2024-11-11 06:30:00"),
+            "timezone_offset": "+01:00",
+            "nap": False,
+            "score_state": "SCORED",
+            "score": {
+                **stages(28_200_000, 2_400_400, 14_000_600, 6_000_000, 5_799_499),
+                "respiratory_rate": 15.2,
+                "sleep_performance_percentage": 88.0,
+                "sleep_efficiency_percentage": 91.5,
+            },
+        },
+        {
+            "id": "w-nap",
+            "cycle_id": 1001,
+            "start": utc("2024-11-11 13:00:00"),
+            "end": utc("2024-11-11 13:40:00"),
+            "timezone_offset": "+01:00",
+            "nap": True,
+            "score_state": "SCORED",
+            "score": stages(2_400_000, 300_000, 1_500_000, 600_000, 0),
+        },
+        # 11-12: two non-nap sleeps; the longer is the main one. Run 2 deletes the short.
+        {
+            "id": "w-1112",
+            "cycle_id": 1002,
+            "start": utc("2024-11-11 23:30:00"),
+            "end": utc("2024-11-12 05:55:00"),
+            "timezone_offset": "+01:00",
+            "nap": False,
+            "score_state": "SCORED",
+            "score": {
+                **stages(23_100_000, 1_500_000, 12_000_000, 5_000_000, 4_600_000),
+                "respiratory_rate": 14.8,
+                "sleep_performance_percentage": 70.0,
+                "sleep_efficiency_percentage": 93.5,
+            },
+        },
+        {
+            "id": "w-1112-short",
+            "cycle_id": 1002,
+            "start": utc("2024-11-11 21:00:00"),
+            "end": utc("2024-11-11 23:10:00"),
+            "timezone_offset": "+01:00",
+            "nap": False,
+            "score_state": "SCORED",
+            "score": stages(7_800_000, 800_000, 4_000_000, 2_000_000, 1_000_000),
+        },
+        # Ends 23:30 UTC on 11-09, 01:30 on 11-10 at +02:00 (abroad): its day is 11-10.
+        {
+            "id": "w-1110",
+            "cycle_id": 1000,
+            "start": utc("2024-11-09 16:00:00"),
+            "end": utc("2024-11-09 23:30:00"),
+            "timezone_offset": "+02:00",
+            "nap": False,
+            "score_state": "SCORED",
+            "score": {
+                **stages(27_000_000, 1_000_000, 15_000_000, 6_000_000, 5_000_000),
+                "respiratory_rate": 16.0,
+                "sleep_performance_percentage": 95.0,
+                "sleep_efficiency_percentage": 96.0,
+            },
+        },
+        # 11-08: not scored yet (run 2 scores it).
+        {
+            "id": "w-1108",
+            "cycle_id": 999,
+            "start": utc("2024-11-07 23:00:00"),
+            "end": utc("2024-11-08 06:00:00"),
+            "timezone_offset": "+01:00",
+            "nap": False,
+            "score_state": "PENDING_SCORE",
+        },
+    ],
+    "recovery": [
+        {
+            "cycle_id": 1001,
+            "sleep_id": "w-1111",
+            "score_state": "SCORED",
+            "score": vitals(66.0, 55.0, 48.5, 96.2, 33.9),
+        },
+        {
+            "cycle_id": 1002,
+            "sleep_id": "w-1112",
+            "score_state": "SCORED",
+            "score": vitals(40.0, 58.0, 35.0, 95.0, 34.1),
+        },
+        {
+            "cycle_id": 1000,
+            "sleep_id": "w-1110",
+            "score_state": "SCORED",
+            "score": vitals(75.0, 50.0, 60.0, 97.0, 33.5),
+        },
+        {"cycle_id": 999, "sleep_id": "w-1108", "score_state": "PENDING_SCORE"},
+    ],
+    "cycle": [
+        # kJ / 4.184 = kcal: 8368 -> 2000, 6276 -> 1500, 10460 -> 2500, 4184 -> 1000.
+        {
+            "id": 1001,
+            "start": utc("2024-11-10 22:40:00"),
+            "end": utc("2024-11-11 23:30:00"),
+            "timezone_offset": "+01:00",
+            "score_state": "SCORED",
+            "score": {"strain": 12.5, "kilojoule": 8368.0},
+        },
+        {
+            "id": 1002,
+            "start": utc("2024-11-11 23:30:00"),
+            "end": None,
+            "timezone_offset": "+01:00",
+            "score_state": "SCORED",
+            "score": {"strain": 8.0, "kilojoule": 6276.0},
+        },
+        {
+            "id": 1000,
+            "start": utc("2024-11-09 16:00:00"),
+            "end": utc("2024-11-10 22:40:00"),
+            "timezone_offset": "+02:00",
+            "score_state": "SCORED",
+            "score": {"strain": 10.0, "kilojoule": 10460.0},
+        },
+        {
+            "id": 999,
+            "start": utc("2024-11-07 23:00:00"),
+            "end": utc("2024-11-09 16:00:00"),
+            "timezone_offset": "+01:00",
+            "score_state": "SCORED",
+            "score": {"strain": 5.0, "kilojoule": 4184.0},
+        },
+    ],
+}
+
+
 # ------------------------------------------------------------------------- helpers
 def append(spark, endpoint: str, rows: list[dict[str, Any]], fetched_at: datetime) -> None:
     """Append rows (API field names) to lake.bronze.oura_<endpoint>; absent fields NULL."""
@@ -283,7 +456,17 @@ def append(spark, endpoint: str, rows: list[dict[str, Any]], fetched_at: datetim
     spark.createDataFrame(full, spec.schema).writeTo(spec.identifier).append()
 
 
-def dbt(settings, *args: str) -> None:
+def append_whoop(spark, resource: str, rows: list[dict[str, Any]], fetched_at: datetime) -> None:
+    """Append rows (API field names) to lake.bronze.whoop_<resource>; absent fields NULL."""
+    from spark_jobs.whoop.schemas import TABLES
+
+    spec = TABLES[resource]
+    lineage = {"account": ACCOUNT, "_run_id": f"whoop-{fetched_at:%d}", "_fetched_at": fetched_at}
+    full = [{**lineage, **row} for row in rows]
+    spark.createDataFrame(full, spec.schema).writeTo(spec.identifier).append()
+
+
+def dbt(settings, *args: str, project: Path = DBT_PROJECT_DIR) -> None:
     """One in-process dbt command on the local target; fails the test with dbt's errors."""
     from dbt.cli.main import dbtRunner
 
@@ -292,9 +475,9 @@ def dbt(settings, *args: str) -> None:
         [
             *args,
             "--project-dir",
-            str(DBT_PROJECT_DIR),
+            str(project),
             "--profiles-dir",
-            str(DBT_PROJECT_DIR),
+            str(project),
             "--target",
             "local",
             "--target-path",
@@ -313,9 +496,18 @@ def dbt(settings, *args: str) -> None:
     assert result.success and not failed, (result.exception, failed)
 
 
-def build(settings) -> None:
+def build(settings, project: Path = DBT_PROJECT_DIR) -> None:
     """Models, seeds, data tests and unit tests of the health marts and their parents."""
-    dbt(settings, "build", "--select", SELECT)
+    dbt(settings, "build", "--select", SELECT, project=project)
+
+
+def canonical(spark) -> dict[date, dict[str, Any]]:
+    return rows(spark, "fct_daily_health")
+
+
+def sessions(spark) -> dict[str, dict[str, Any]]:
+    found = spark.table("lake.marts.fct_sleep_sessions").where(f"account = '{ACCOUNT}'").collect()
+    return {r["sleep_id"]: r.asDict(recursive=True) for r in found}
 
 
 def rows(spark, table: str) -> dict[date, dict[str, Any]]:
@@ -340,15 +532,19 @@ def dbt_environ(settings) -> Iterator[None]:
 def first_run(spark, settings, dbt_environ) -> dict[str, Any]:
     from spark_jobs.common.iceberg import ensure_table
     from spark_jobs.oura.schemas import TABLES
+    from spark_jobs.whoop.schemas import TABLES as WHOOP_TABLES
 
-    for endpoint in ENDPOINTS:
-        ensure_table(spark, TABLES[endpoint])
-        assert spark.table(TABLES[endpoint].identifier).count() == 0, "a fresh lakehouse"
+    specs = [TABLES[e] for e in ENDPOINTS] + [WHOOP_TABLES[r] for r in WHOOP_RUN_1]
+    for spec in specs:
+        ensure_table(spark, spec)
+        assert spark.table(spec.identifier).count() == 0, "a fresh lakehouse"
     for endpoint, endpoint_rows in RUN_1.items():
         # One commit per row, newest first: the input files are not in day order, so the
         # monthly arrays are ordered by the model, not by the files.
         for row in endpoint_rows:
             append(spark, endpoint, [row], FETCHED_1)
+    for resource, resource_rows in WHOOP_RUN_1.items():
+        append_whoop(spark, resource, resource_rows, FETCHED_1)
     # The empty marts first (as `lakehouse transform` does): the incremental unit tests
     # read the columns of `this`.
     dbt(
@@ -363,11 +559,16 @@ def first_run(spark, settings, dbt_environ) -> dict[str, Any]:
         "unit_test",
     )
     build(settings)
-    return {"daily": rows(spark, "daily_health"), "monthly": months(spark)}
+    return {
+        "daily": rows(spark, "daily_health"),
+        "monthly": months(spark),
+        "canonical": canonical(spark),
+        "sessions": sessions(spark),
+    }
 
 
 @pytest.fixture(scope="module")
-def second_run(spark, settings, first_run) -> dict[str, Any]:
+def second_run(spark, settings, first_run, tmp_path_factory) -> dict[str, Any]:
     bronze = "lake.bronze.oura_"
     late = f"timestamp '{FETCHED_2:%Y-%m-%d %H:%M:%S}'"
     # Oura rescored 11-12 (within the window): same document, new score.
@@ -412,8 +613,39 @@ def second_run(spark, settings, first_run) -> dict[str, Any]:
         [{"timestamp": utc("2024-11-13 12:00:00"), "bpm": 52, "source": "rest"}],
         FETCHED_2,
     )
-    build(settings)
-    return {"daily": rows(spark, "daily_health"), "monthly": months(spark)}
+    # WHOOP scored 11-08's sleep and its recovery, and the short 11-12 sleep was deleted
+    # (bronze mirrors the re-read month).
+    whoop = "lake.bronze.whoop_"
+    spark.sql(f"delete from {whoop}sleep where id in ('w-1108', 'w-1112-short')")
+    spark.sql(f"delete from {whoop}recovery where cycle_id = 999")
+    (pending,) = [r for r in WHOOP_RUN_1["sleep"] if r["id"] == "w-1108"]
+    scored = {
+        **stages(25_000_000, 1_000_000, 13_000_000, 6_000_000, 5_000_000),
+        "sleep_performance_percentage": 80.0,
+    }
+    append_whoop(spark, "sleep", [{**pending, "score_state": "SCORED", "score": scored}], FETCHED_2)
+    append_whoop(
+        spark,
+        "recovery",
+        [{"cycle_id": 999, "sleep_id": "w-1108", "score_state": "SCORED",
+          "score": vitals(81.0, 49.0, 70.0, 98.0, 33.0)}],
+        FETCHED_2,
+    )  # fmt: skip
+    # The person now prefers WHOOP: their row in a copy of the dbt project's seed.
+    project = tmp_path_factory.mktemp("dbt-project") / "dbt_project"
+    shutil.copytree(
+        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
+    )
+    (project / "seeds" / "health_accounts.csv").write_text(
+        f"account,timezone,preferred_source\n{ACCOUNT},,whoop\n"
+    )
+    build(settings, project)
+    return {
+        "daily": rows(spark, "daily_health"),
+        "monthly": months(spark),
+        "canonical": canonical(spark),
+        "sessions": sessions(spark),
+    }
 
 
 # ---------------------------------------------------------------------------- tests
@@ -611,3 +843,173 @@ def test_incremental_run_updates_the_current_month(second_run) -> None:
     assert nov["avg_awake_bpm"] == pytest.approx((75 + 60 + 90) / 3)
     assert nov["avg_rest_bpm"] == pytest.approx((50 + 54 + 52) / 3)
     assert second_run["monthly"][(2024, 10)]["avg_sleep_score"] == 70.0
+
+
+# --------------------------------------------------------- the canonical model (both sources)
+SLEEP = ("sleep_source", "sleep_record_id", "total_sleep_s", "time_in_bed_s", "deep_s", "rem_s",
+         "light_s", "awake_s", "latency_s", "sleep_efficiency_pct", "resp_rate",
+         "sleep_sessions", "nap_count")  # fmt: skip
+RECOVERY = ("recovery_source", "recovery_record_id", "resting_hr_bpm", "hrv_rmssd_ms",
+            "spo2_pct", "skin_temp_c", "temp_deviation_c")  # fmt: skip
+NATIVE = ("oura_sleep_score", "oura_readiness_score", "oura_activity_score",
+          "whoop_sleep_performance_pct", "whoop_recovery_score", "whoop_strain")  # fmt: skip
+
+
+def pick(row: dict[str, Any], names: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(row[n] for n in names)
+
+
+def test_canonical_day_takes_each_group_whole_from_one_source(first_run) -> None:
+    days = first_run["canonical"]
+    assert sorted(days) == [
+        date(2024, 10, 31),
+        date(2024, 11, 8),
+        date(2024, 11, 10),
+        date(2024, 11, 11),
+        date(2024, 11, 12),
+    ]
+    assert [days[d]["sources"] for d in sorted(days)] == [
+        "oura", "whoop", "oura,whoop", "oura,whoop", "oura,whoop",
+    ]  # fmt: skip
+    # 11-11, both devices, no seed preference: var health_source_preference puts Oura first.
+    both = days[date(2024, 11, 11)]
+    assert pick(both, SLEEP) == (
+        "oura", "s-long", 23220, 28933, 3060, 3000, 17160, 5713, 930, 80.0, 14.5, 2, 1,
+    )  # fmt: skip
+    assert both["sleep_run_id"] == "test-13"
+    assert both["sleep_start_utc"] == datetime(2024, 11, 10, 23, 1, 59)
+    assert both["sleep_end_utc"] == datetime(2024, 11, 11, 7, 4, 12)
+    # Oura's resting HR / HRV are the main sleep's lowest / average; temperature is a deviation.
+    assert pick(both, RECOVERY) == ("oura", "93b2a8ec", 60.0, 38.0, 97.497, None, 0.1)
+    assert (both["activity_source"], both["activity_record_id"]) == ("oura", "3e8de08b")
+    assert (both["energy_kcal"], both["steps"]) == (3502.0, 15185)
+    # Each vendor's scores stay in its own columns, whichever source the groups came from.
+    assert pick(both, NATIVE) == (77.0, 86.0, 95.0, 88.0, 66.0, 12.5)
+    # 11-12: Oura has sleep and readiness but no activity document: activity is WHOOP's
+    # cycle (6276 kJ / 4.184 = 1500 kcal; WHOOP counts no steps).
+    mixed = days[date(2024, 11, 12)]
+    assert pick(mixed, SLEEP)[:3] == ("oura", "s-longest", 5100)
+    assert pick(mixed, RECOVERY) == ("oura", "d90a1159", 52.0, 41.0, None, None, -0.29)
+    assert (mixed["activity_source"], mixed["activity_record_id"]) == ("whoop", "1002")
+    assert mixed["energy_kcal"] == pytest.approx(1500.0) and mixed["steps"] is None
+    assert mixed["activity_run_id"] == "whoop-13"
+    assert pick(mixed, NATIVE) == (83.0, 87.0, None, 70.0, 40.0, 8.0)
+    # 11-10: Oura has only an SpO2 document (no readiness): every group is WHOOP's, Oura's
+    # 96.5 % SpO2 is not mixed into WHOOP's recovery.
+    abroad = days[date(2024, 11, 10)]
+    assert pick(abroad, SLEEP) == (
+        "whoop", "w-1110", 26000, 27000, 6000, 5000, 15000, 1000, None, 96.0, 16.0, 1, 0,
+    )  # fmt: skip
+    assert pick(abroad, RECOVERY) == ("whoop", "1000", 50.0, 60.0, 97.0, 33.5, None)
+    assert abroad["energy_kcal"] == pytest.approx(2500.0)
+    assert pick(abroad, NATIVE) == (None, None, None, 95.0, 75.0, 10.0)
+    # 11-08: WHOOP's sleep and recovery are still PENDING_SCORE: no sleep, no recovery.
+    pending = days[date(2024, 11, 8)]
+    assert pending["sleep_source"] is None and pending["total_sleep_s"] is None
+    assert pending["recovery_source"] is None and pending["whoop_recovery_score"] is None
+    assert pending["activity_source"] == "whoop" and pending["whoop_strain"] == 5.0
+    # 10-31: a sleep score and nothing else.
+    only_score = days[date(2024, 10, 31)]
+    assert only_score["oura_sleep_score"] == 70.0 and only_score["sleep_source"] is None
+
+
+def test_sleep_sessions_of_both_sources(first_run) -> None:
+    found = first_run["sessions"]
+    assert sorted(found) == [
+        "s-long", "s-longest", "s-nap", "s-short",  # s-del, s-del2: deleted by the user
+        "w-1108", "w-1110", "w-1111", "w-1112", "w-1112-short", "w-nap",
+    ]  # fmt: skip
+    flags = {
+        i: (r["source"], str(r["day"]), r["is_main_sleep"], r["is_nap"]) for i, r in found.items()
+    }
+    assert flags == {
+        "s-long": ("oura", "2024-11-11", True, False),
+        "s-nap": ("oura", "2024-11-11", False, True),  # Oura: any session but the main one
+        "s-longest": ("oura", "2024-11-12", True, False),
+        "s-short": ("oura", "2024-11-12", False, True),
+        # Wake-up day: the sleep's end at its own offset (23:30 UTC at +02:00 is 11-10).
+        "w-1110": ("whoop", "2024-11-10", True, False),
+        "w-1111": ("whoop", "2024-11-11", True, False),
+        "w-nap": ("whoop", "2024-11-11", False, True),
+        "w-1112": ("whoop", "2024-11-12", True, False),
+        # 23:10 UTC at +01:00 is 00:10 on 11-12; shorter than w-1112, not a nap either.
+        "w-1112-short": ("whoop", "2024-11-12", False, False),
+        "w-1108": ("whoop", "2024-11-08", True, False),
+    }
+    night = found["w-1111"]
+    # Milliseconds to seconds, rounded: 14000.6 -> 14001, 5799.499 -> 5799, 2400.4 -> 2400;
+    # total = (14000600 + 6000000 + 5799499) ms = 25800.099 s -> 25800.
+    assert (
+        night["time_in_bed_s"], night["total_sleep_s"], night["light_s"], night["deep_s"],
+        night["rem_s"], night["awake_s"],
+    ) == (28200, 25800, 14001, 6000, 5799, 2400)  # fmt: skip
+    # WHOOP's vitals come from the recovery measured in this sleep.
+    assert (night["resting_hr_bpm"], night["hrv_rmssd_ms"], night["recovery_record_id"]) == (
+        55.0,
+        48.5,
+        "1001",
+    )
+    assert night["score_state"] == "SCORED" and night["whoop_cycle_id"] == 1001
+    assert found["w-1108"]["score_state"] == "PENDING_SCORE"
+    assert found["w-1108"]["total_sleep_s"] is None
+    assert found["s-long"]["avg_hr_bpm"] == 71.25 and found["s-long"]["score_state"] is None
+
+
+def test_canonical_day_follows_preference_scores_and_deletions(second_run) -> None:
+    days = second_run["canonical"]
+    # 11-10 lost Oura's only document (SpO2); 11-13 is Oura's alone.
+    assert [(str(d), days[d]["sources"]) for d in sorted(days)] == [
+        ("2024-10-31", "oura"),
+        ("2024-11-08", "whoop"),
+        ("2024-11-10", "whoop"),
+        ("2024-11-11", "oura,whoop"),
+        ("2024-11-12", "oura,whoop"),
+        ("2024-11-13", "oura"),
+    ]
+    # The seed now prefers WHOOP for this person: 11-11's groups are all WHOOP's.
+    both = days[date(2024, 11, 11)]
+    assert pick(both, SLEEP) == (
+        "whoop", "w-1111", 25800, 28200, 6000, 5799, 14001, 2400, None, 91.5, 15.2, 2, 1,
+    )  # fmt: skip
+    assert pick(both, RECOVERY) == ("whoop", "1001", 55.0, 48.5, 96.2, 33.9, None)
+    assert both["activity_source"] == "whoop" and both["energy_kcal"] == pytest.approx(2000.0)
+    assert pick(both, NATIVE) == (77.0, 86.0, 95.0, 88.0, 66.0, 12.5)  # unchanged
+    # 11-12: the deleted short sleep is gone from the day's count.
+    assert pick(days[date(2024, 11, 12)], SLEEP)[:3] == ("whoop", "w-1112", 21600)
+    assert days[date(2024, 11, 12)]["sleep_sessions"] == 1
+    # 11-08's pending sleep and recovery were scored: the day now has both.
+    scored = days[date(2024, 11, 8)]
+    assert pick(scored, SLEEP)[:4] == ("whoop", "w-1108", 24000, 25000)
+    assert pick(scored, RECOVERY)[:4] == ("whoop", "999", 49.0, 70.0)
+    assert scored["sleep_run_id"] == "whoop-14" and scored["whoop_recovery_score"] == 81.0
+    # WHOOP measured nothing on 11-13: Oura's readiness is the recovery, with no main sleep
+    # (no resting HR or HRV that day).
+    assert pick(days[date(2024, 11, 13)], RECOVERY) == (
+        "oura", "dr-1113", None, None, None, None, None,
+    )  # fmt: skip
+    # 10-31 is before the window: not re-read (its bronze score was edited to 10).
+    assert days[date(2024, 10, 31)]["oura_sleep_score"] == 70.0
+    found = second_run["sessions"]
+    assert "w-1112-short" not in found and found["w-1108"]["score_state"] == "SCORED"
+
+
+def test_a_source_new_to_the_marts_widens_their_window_to_all_its_rows(spark, second_run) -> None:
+    """`lakehouse transform` widens health_lookback_days for bronze rows older than the
+    marts' window. A bronze table with no watermark stored on a mart (a WHOOP added to a
+    lakehouse whose marts were built on Oura alone) has every row new to that mart."""
+    from spark_jobs.transform import _bronze_watermarks, _set_properties, _watermark_updates
+
+    marks, lookbacks = _bronze_watermarks(spark, {})
+    # Nothing stored yet (dbt ran without a publish): the oldest Oura day, 10-31, to the
+    # newest day in the marts, 11-13, is 13 days, + 2 of margin.
+    assert lookbacks.get("health_lookback_days") == 15
+    oura = {(mart, table): v for (mart, table), v in marks.items() if "oura_" in table}
+    _set_properties(spark, _watermark_updates(oura))
+    _, lookbacks = _bronze_watermarks(spark, {})
+    # Oura's rows are all behind their watermarks now; WHOOP's sleeps have none on
+    # fct_daily_health: from the first of the oldest sleep's month (11-07 23:00 UTC, a
+    # mirrored month) to 11-13 is 12 days, + 2.
+    assert lookbacks.get("health_lookback_days") == 14
+    _set_properties(spark, _watermark_updates(marks))
+    _, lookbacks = _bronze_watermarks(spark, {})
+    assert "health_lookback_days" not in lookbacks

@@ -349,6 +349,11 @@ def test_own_data_block(own_data_sandbox, tmp_path: Path) -> None:
         "magnuscarlsen",
     }
     assert len(_scan(home, "marts.daily_health")) == len(nights)
+    # One canonical day per wake-up day of either device, from both where they overlap.
+    canonical = [r for r in _scan(home, "marts.fct_daily_health") if r["account"] == "me"]
+    assert len(canonical) >= len(nights)
+    assert {"oura,whoop"} <= {r["sources"] for r in canonical}
+    assert {r["sleep_source"] for r in canonical} <= {"oura", "whoop", None}
     status = done.stdout[done.stdout.rindex("transform") :]
     for name in ("your_username", "hikaru", "magnuscarlsen", "me"):
         assert name in status, status

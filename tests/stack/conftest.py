@@ -181,6 +181,19 @@ def oura_sandbox() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
+def whoop_sandbox() -> Iterator[dict[str, str]]:
+    """The WHOOP sandbox with the same person's strap since last month (worn alongside the
+    ring then): the environment that points `lakehouse ingest whoop` at it."""
+    from spark_jobs.sandbox import SandboxServer
+    from spark_jobs.sandbox.whoop import mount_demo
+
+    now = datetime.now(UTC)
+    start = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    with SandboxServer() as server:
+        yield mount_demo(server, [STACK_PLAYER], start, now)
+
+
+@pytest.fixture(scope="session")
 def ingested(stack: RunningStack, stack_sandbox) -> RunningStack:
     """STACK_PLAYER's games in bronze on S3, written by Spark on the stack's cluster."""
     base_url, _ = stack_sandbox
@@ -196,13 +209,17 @@ def ingested(stack: RunningStack, stack_sandbox) -> RunningStack:
 
 
 @pytest.fixture(scope="session")
-def ingested_health(ingested: RunningStack, oura_sandbox: dict[str, str]) -> RunningStack:
-    """The same person's Oura data in bronze on S3 too (the health marts get rows)."""
+def ingested_health(
+    ingested: RunningStack, oura_sandbox: dict[str, str], whoop_sandbox: dict[str, str]
+) -> RunningStack:
+    """The same person's Oura and WHOOP data in bronze on S3 too (the health marts get
+    rows; fct_daily_health days from the ring alone and from both)."""
     env = dict(oura_sandbox)
     first = env.pop("OURA_FROM")
-    ingested.env.update(env)
-    started = time.monotonic()
-    run = ingested.lakehouse("ingest", "oura", "--account", STACK_PLAYER, "--from", first)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    print(f"ingest oura on the stack: {time.monotonic() - started:.0f} s")
+    ingested.env.update(env, **whoop_sandbox)
+    for source, args in (("oura", ["--from", first]), ("whoop", [])):
+        started = time.monotonic()
+        run = ingested.lakehouse("ingest", source, "--account", STACK_PLAYER, *args)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        print(f"ingest {source} on the stack: {time.monotonic() - started:.0f} s")
     return ingested

@@ -13,7 +13,7 @@ samples as (
 
 accounts as (
 
-    select account, timezone from {{ ref('health_accounts') }}
+    select account, {{ seed_text('timezone') }} as timezone from {{ ref('health_accounts') }}
 
 ),
 

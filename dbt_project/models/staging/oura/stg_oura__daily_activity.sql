@@ -18,6 +18,7 @@ renamed as (
         cast(steps as integer) as steps,
         cast(active_calories as integer) as active_calories,
         cast(total_calories as integer) as total_calories,
+        _run_id as run_id,
         _fetched_at as fetched_at
 
     from source

@@ -25,6 +25,7 @@ renamed as (
         cast(contributors.recovery_index as integer) as recovery_index,
         cast(contributors.resting_heart_rate as integer) as resting_heart_rate,
         cast(contributors.sleep_balance as integer) as sleep_balance,
+        _run_id as run_id,
         _fetched_at as fetched_at
 
     from source

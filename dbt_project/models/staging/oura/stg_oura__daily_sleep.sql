@@ -22,6 +22,7 @@ renamed as (
         cast(contributors.restfulness as integer) as restfulness,
         cast(contributors.timing as integer) as timing,
         cast(contributors.total_sleep as integer) as total_sleep,
+        _run_id as run_id,
         _fetched_at as fetched_at
 
     from source

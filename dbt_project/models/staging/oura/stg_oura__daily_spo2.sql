@@ -15,6 +15,7 @@ renamed as (
         day,
         cast(spo2_percentage.average as double) as spo2_average,
         cast(breathing_disturbance_index as integer) as breathing_disturbance_index,
+        _run_id as run_id,
         _fetched_at as fetched_at
 
     from source

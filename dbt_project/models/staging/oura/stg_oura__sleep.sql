@@ -32,6 +32,7 @@ renamed as (
         cast(average_hrv as integer) as average_hrv,
         cast(average_breath as double) as average_breath,
         timezone_offset,
+        _run_id as run_id,
         _fetched_at as fetched_at
 
     from source
