@@ -415,9 +415,8 @@ def _bronze_watermarks(spark, dbt_vars: dict[str, Any]) -> tuple[dict, dict[str,
         # (e.g. a WHOOP added to a lakehouse that already has Oura marts), so every row is
         # new to the mart, however old.
         since = f"where _fetched_at > timestamp '{previous}'" if previous else ""
-        oldest = spark.sql(f"select min({wm.event_column}) from {wm.bronze_table} {since}").first()[
-            0
-        ]
+        query = f"select min({wm.event_column}) from {wm.bronze_table} {since}"
+        oldest = spark.sql(query).first()[0]
         if oldest is None:
             continue
         oldest_day = oldest.date() if hasattr(oldest, "date") else oldest

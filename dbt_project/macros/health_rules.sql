@@ -202,22 +202,20 @@ where {{ column }} < {{ min_value }} or {{ column }} > {{ max_value }}
 {%- endfor %}
 {% endtest %}
 
-{#- Milliseconds (WHOOP) to whole seconds, rounded half up. -#}
+{#- Milliseconds (WHOOP) to whole seconds, rounded half up. Divided as a DOUBLE: Trino's
+    decimal division keeps the operands' scale (5271499 / 1000.0 = 5271.5, rounding twice to
+    5272); in a double every whole millisecond count / 1000 rounds once, the same on both
+    engines (n.5 is exact in binary). -#}
 {% macro whoop_seconds(milliseconds) -%}
-  cast(round(({{ milliseconds }}) / 1000.0) as integer)
+  cast(round(cast({{ milliseconds }} as double) / 1000) as integer)
 {%- endmacro %}
 
-{#- The groups of fct_daily_health: each group's columns come whole from one source per
-    day (never a mix of two devices' measures), so each has its own lineage columns
-    `<group>_source`, `<group>_record_id` and `<group>_run_id`. -#}
-{% macro health_source_groups() %}
-  {{ return(['sleep', 'recovery', 'activity']) }}
-{% endmacro %}
-
 {#- The columns of fct_daily_health after its key (account, year, month), in order, as
-    (name, kind, group): group is one of health_source_groups(), 'native' (a vendor's own
-    score, only ever from that vendor) or none (the day itself). The kinds are typed by
-    health_type. -#}
+    (name, kind, group). Group sleep, recovery or activity: a day's columns of one group
+    come whole from one source (never a mix of two devices' measures), with the group's
+    lineage columns `<group>_source`, `<group>_record_id` and `<group>_run_id`; 'native':
+    a vendor's own score, only ever from that vendor; none: the day itself. The same list
+    types int_health__daily_by_source. The kinds are typed by health_type. -#}
 {% macro health_canonical_columns() %}
   {{ return([
     ('day', 'date', none),

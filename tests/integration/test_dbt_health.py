@@ -510,6 +510,16 @@ def sessions(spark) -> dict[str, dict[str, Any]]:
     return {r["sleep_id"]: r.asDict(recursive=True) for r in found}
 
 
+def published(spark) -> dict[str, Any]:
+    """The account's rows of every health mart after a run."""
+    return {
+        "daily": rows(spark, "daily_health"),
+        "monthly": months(spark),
+        "canonical": canonical(spark),
+        "sessions": sessions(spark),
+    }
+
+
 def rows(spark, table: str) -> dict[date, dict[str, Any]]:
     found = spark.table(f"lake.marts.{table}").where(f"account = '{ACCOUNT}'").collect()
     return {r["day"]: r.asDict(recursive=True) for r in found}
@@ -559,12 +569,7 @@ def first_run(spark, settings, dbt_environ) -> dict[str, Any]:
         "unit_test",
     )
     build(settings)
-    return {
-        "daily": rows(spark, "daily_health"),
-        "monthly": months(spark),
-        "canonical": canonical(spark),
-        "sessions": sessions(spark),
-    }
+    return published(spark)
 
 
 @pytest.fixture(scope="module")
@@ -640,12 +645,7 @@ def second_run(spark, settings, first_run, tmp_path_factory) -> dict[str, Any]:
         f"account,timezone,preferred_source\n{ACCOUNT},,whoop\n"
     )
     build(settings, project)
-    return {
-        "daily": rows(spark, "daily_health"),
-        "monthly": months(spark),
-        "canonical": canonical(spark),
-        "sessions": sessions(spark),
-    }
+    return published(spark)
 
 
 # ---------------------------------------------------------------------------- tests

@@ -162,6 +162,10 @@ def test_every_mart_is_equal_on_the_local_and_the_trino_target(
     by_spark = {m: _mart_rows(ingested, m) for m in marts}
     assert by_spark["fct_chess_games"][1], "the local target published no games"
     assert by_spark["daily_health"][1], "the local target published no health days"
+    # The person wore both devices last month: the canonical days come from both.
+    columns, days = by_spark["fct_daily_health"]
+    assert "oura,whoop" in {day[columns.index("sources")] for day in days}
+    assert any(day[columns.index("whoop_recovery_score")] is not None for day in days)
 
     on_trino = _transform(ingested, "trino")
     assert on_trino.returncode == 0, on_trino.stdout[-5000:] + on_trino.stderr[-3000:]

@@ -1,7 +1,7 @@
 {#- The canonical health day: one row per (account, day) over every health source, `day`
     the wake-up day (int_health__daily_by_source), units in the column names.
 
-    Source preference, per group (sleep, recovery, activity; macro health_source_groups):
+    Source preference, per group (sleep, recovery, activity; macro health_canonical_columns):
     of the sources that measured the group that day (has_<group>), the account's
     `preferred_source` in the health_accounts seed wins, then the order of var
     health_source_preference (oura, whoop). The group's columns all come from that one
